@@ -181,6 +181,10 @@ start_kwok()
     "$kubectl" --kubeconfig "$kubeconfig" apply -f "$top/e2e/kwok/node.yaml" >/dev/null ||
         die "creating the kwok node failed (step: kubectl apply e2e/kwok/node.yaml)"
     wait_for kwok 60 node_ready
+    # The API server taints every new node not-ready; the node lifecycle
+    # controller that would lift the taint is not run here, so lift it once.
+    "$kubectl" --kubeconfig "$kubeconfig" taint node kwok-node-0 \
+        node.kubernetes.io/not-ready:NoSchedule- >/dev/null 2>&1 || true
 }
 
 kwok_version()
