@@ -43,7 +43,7 @@ FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all check test unit valgrind e2e demo bench fuzz fuzz-replay fmt fmt-check lint clean \
 	deps cluster-up cluster-down toolchain
-all: $(OPERATOR) $(WEBHOOK)
+all: $(OPERATOR) $(if $(wildcard webhook/main.c),$(WEBHOOK))
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)

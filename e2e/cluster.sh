@@ -235,9 +235,26 @@ down()
     fi
 }
 
+# Stops the API server and starts it again, for tests of clients that must
+# survive an API server restart.
+restart_apiserver()
+{
+    local pid
+    pid=$(cat "$dir/kube-apiserver.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$dir/kube-apiserver.pid"
+    start_apiserver
+}
+
 case "${1:-}" in
 up) up ;;
 down) down "${2:-}" ;;
 status) api_healthy ;;
-*) die "usage: cluster.sh up | down [--purge] | status" ;;
+restart-apiserver) restart_apiserver ;;
+*) die "usage: cluster.sh up | down [--purge] | status | restart-apiserver" ;;
 esac

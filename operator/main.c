@@ -1,0 +1,169 @@
+/*
+ * mason-operator: reconciles AgentTasks into hardened agent Jobs.
+ *
+ * usage: mason-operator [--config FILE] [--kubeconfig FILE] [--workers N]
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "error.h"
+#include "kube.h"
+#include "kubeconfig.h"
+#include "log.h"
+#include "operator.h"
+#include "secrets.h"
+#include "banned.h"
+
+#define MASON_VERSION "0.1.0"
+
+struct options {
+    const char *config;
+    const char *kubeconfig;
+    int workers;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+static void usage(FILE *out)
+{
+    fputs("usage: mason-operator [--config FILE] [--kubeconfig FILE] [--workers N]\n"
+          "  --config FILE      operator configuration (YAML); defaults apply when absent\n"
+          "  --kubeconfig FILE  API server credentials; default $KUBECONFIG, ~/.kube/config,\n"
+          "                     then the pod's service account\n"
+          "  --workers N        tasks reconciled in parallel (default 4, 1 to 64)\n"
+          "  --version          print the version and exit\n",
+          out);
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},  {"kubeconfig", required_argument, NULL, 'k'},
+        {"workers", required_argument, NULL, 'w'}, {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    int c;
+    char *end;
+
+    o->workers = 4;
+    while ((c = getopt_long(argc, argv, "c:k:w:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            o->config = optarg;
+            break;
+        case 'k':
+            o->kubeconfig = optarg;
+            break;
+        case 'w':
+            o->workers = (int)strtol(optarg, &end, 10);
+            if (*end || o->workers < 1 || o->workers > 64) {
+                fprintf(stderr,
+                        "mason-operator: invalid --workers \"%s\": use a number from 1 to 64\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case 'V':
+            puts("mason-operator " MASON_VERSION);
+            exit(0);
+        case 'h':
+            usage(stdout);
+            exit(0);
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Loads the configuration, the API client and the secret resolver into op. */
+static int setup(const struct options *o, struct mason_operator *op, struct mason_buf *err)
+{
+    struct mason_kube_config kc;
+    struct mason_secrets_config sc = {0};
+    enum mason_log_level level;
+    int rc;
+
+    rc = mason_config_load(o->config, &op->cfg, err);
+    if (rc != 0)
+        return rc;
+    if (mason_log_parse_level(op->cfg->log_level, &level) == 0)
+        mason_log_set_level(level);
+    mason_kube_config_init(&kc);
+    rc = mason_kube_config_load(&kc, o->kubeconfig, err);
+    if (rc == 0) {
+        op->kube = mason_kube_create(&kc);
+        rc = op->kube ? 0 : MASON_ENOMEM;
+    }
+    mason_kube_config_release(&kc);
+    if (rc != 0)
+        return rc;
+    rc = mason_secrets_config_parse(op->cfg->secret_resolver, &sc, err);
+    if (rc != 0)
+        return rc;
+    op->secrets = mason_secrets_create(&sc, err);
+    return op->secrets ? 0 : MASON_ECONFIG;
+}
+
+static void teardown(struct mason_operator *op)
+{
+    mason_controller_stop(op);
+    mason_secrets_free(op->secrets);
+    mason_kube_free(op->kube);
+    mason_config_free(op->cfg);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    struct mason_operator op = {0};
+    struct mason_buf err = MASON_BUF_INIT;
+    int rc;
+
+    mason_log_set_component("operator");
+    rc = parse_options(argc, argv, &o);
+    if (rc != 0)
+        return rc;
+    install_signals();
+    op.workers = o.workers;
+    rc = setup(&o, &op, &err);
+    if (rc == 0)
+        rc = mason_controller_start(&op, &err);
+    if (rc != 0) {
+        mason_error(NULL, "start failed: %s: %s", mason_strerror(rc), mason_buf_str(&err));
+        teardown(&op);
+        mason_buf_release(&err);
+        return 1;
+    }
+    mason_info(NULL, "started: version %s, %d workers, watching %s", MASON_VERSION, op.workers,
+               op.cfg->namespaces_count ? "the configured namespaces" : "all namespaces");
+    while (!stop_signal)
+        pause();
+    mason_info(NULL, "stopping on signal %d", (int)stop_signal);
+    teardown(&op);
+    mason_info(NULL, "stopped");
+    mason_buf_release(&err);
+    return 0;
+}
