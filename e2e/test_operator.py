@@ -1,0 +1,209 @@
+"""End-to-end checks of mason-operator on the local control plane: AgentTasks
+become hardened Jobs with an egress NetworkPolicy, and the task's status
+follows the agent pod, which kwok plays."""
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import TOP, wait_until
+
+TASK_TIMEOUT = 90
+
+
+def agent_task(name, namespace, prompt="Fix the flaky test.", **spec):
+    body = {"prompt": prompt, "engine": "claude-code"}
+    body.update(spec)
+    return {"apiVersion": "mason.dev/v1alpha1", "kind": "AgentTask",
+            "metadata": {"name": name, "namespace": namespace}, "spec": body}
+
+
+def task_status(cluster, namespace, name):
+    obj = cluster.get("agenttask", name, namespace=namespace, check=False)
+    return (obj or {}).get("status", {})
+
+
+def wait_phase(cluster, namespace, name, phase, timeout=TASK_TIMEOUT):
+    return wait_until(lambda: task_status(cluster, namespace, name).get("phase") == phase
+                      and task_status(cluster, namespace, name),
+                      timeout, f"AgentTask {namespace}/{name} in phase {phase}")
+
+
+def jobs_of(cluster, namespace, name):
+    return [j for j in cluster.items("jobs", namespace=namespace)
+            if any(r.get("name") == name and r.get("kind") == "AgentTask"
+                   for r in j["metadata"].get("ownerReferences", []))]
+
+
+def agent_pod(cluster, namespace, job_name):
+    def find():
+        pods = cluster.items("pods", namespace=namespace,
+                             selector=f"batch.kubernetes.io/job-name={job_name}")
+        return pods[0]["metadata"]["name"] if pods else None
+    return wait_until(find, TASK_TIMEOUT, f"pod of Job {job_name}")
+
+
+def started_task(cluster, namespace, name, **spec):
+    cluster.apply(agent_task(name, namespace, **spec))
+    jobs = wait_until(lambda: jobs_of(cluster, namespace, name), TASK_TIMEOUT,
+                      f"Job of {name}")
+    return jobs[0], agent_pod(cluster, namespace, jobs[0]["metadata"]["name"])
+
+
+@pytest.fixture
+def namespace(cluster):
+    return cluster.namespace("op")
+
+
+@pytest.fixture
+def operator(operator_factory):
+    return operator_factory()
+
+
+def test_apply_creates_hardened_job_and_policy(cluster, namespace, operator):
+    job, pod = started_task(cluster, namespace, "fix-flaky-test")
+    spec = job["spec"]
+    assert spec["backoffLimit"] == 0
+    assert spec["activeDeadlineSeconds"] == 3600
+    assert spec["ttlSecondsAfterFinished"] == 3600
+    pod_spec = spec["template"]["spec"]
+    assert pod_spec["restartPolicy"] == "Never"
+    assert pod_spec["automountServiceAccountToken"] is False
+    psc = pod_spec["securityContext"]
+    assert psc["runAsNonRoot"] is True
+    assert (psc["runAsUser"], psc["runAsGroup"], psc["fsGroup"]) == (10000, 10000, 10000)
+    assert psc["seccompProfile"] == {"type": "RuntimeDefault"}
+    container = pod_spec["containers"][0]
+    sc = container["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["capabilities"] == {"drop": ["ALL"]}
+    assert container["resources"]["requests"]["memory"] == "4Gi"
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {"/tmp", "/home/agent", "/workspace"} <= mounts
+    labels = job["metadata"]["labels"]
+    for key in ("mason.dev/task", "mason.dev/run", "mason.dev/engine",
+                "app.kubernetes.io/name", "app.kubernetes.io/managed-by"):
+        assert key in labels, key
+    owner = job["metadata"]["ownerReferences"][0]
+    assert owner["kind"] == "AgentTask" and owner["controller"] is True
+
+    policies = cluster.items("networkpolicies", namespace=namespace)
+    assert len(policies) == 1
+    policy = policies[0]["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert policy.get("ingress", []) == []
+    ports = {(p["protocol"], p["port"]) for rule in policy["egress"] for p in rule.get("ports", [])}
+    assert {("UDP", 53), ("TCP", 53), ("TCP", 443), ("TCP", 22)} <= ports
+    blocks = [t["ipBlock"] for rule in policy["egress"] for t in rule.get("to", [])]
+    assert any(b["cidr"] == "0.0.0.0/0" and "169.254.0.0/16" in b.get("except", [])
+               for b in blocks)
+    status = wait_phase(cluster, namespace, "fix-flaky-test", "Running")
+    assert status["runs"][0]["job"] == job["metadata"]["name"]
+
+
+def test_prompt_reaches_pod_byte_for_byte(cluster, namespace, operator):
+    prompt = ("It's \"quoted\" and `back-ticked` $(echo not run)\n\ttabs, ünïcödé, 日本語 🚀\n"
+              * 1500)[:100_000]
+    job, _ = started_task(cluster, namespace, "long-prompt", prompt=prompt)
+    volumes = job["spec"]["template"]["spec"]["volumes"]
+    config_map = next(v["configMap"]["name"] for v in volumes if "configMap" in v)
+    data = cluster.get("configmap", config_map, namespace=namespace)["data"]
+    assert data["prompt"] == prompt
+
+
+def test_pod_success_gives_succeeded(cluster, namespace, operator, kwok):
+    _, pod = started_task(cluster, namespace, "will-succeed")
+    kwok.finish(namespace, pod, 0)
+    status = wait_phase(cluster, namespace, "will-succeed", "Succeeded")
+    assert status["runs"][0]["outcome"] == "Succeeded"
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Succeeded"]["status"] == "True"
+    generation = cluster.get("agenttask", "will-succeed", namespace=namespace)["metadata"]["generation"]
+    assert all(c["observedGeneration"] == generation for c in status["conditions"])
+    events = wait_until(lambda: [e for e in cluster.items("events", namespace=namespace)
+                                 if e["involvedObject"]["name"] == "will-succeed"
+                                 and e["reason"] == "Completed"], 30, "Completed event")
+    assert events[0]["type"] == "Normal"
+
+
+def test_pod_failure_gives_failed_with_reason(cluster, namespace, operator, kwok):
+    _, pod = started_task(cluster, namespace, "will-fail")
+    kwok.finish(namespace, pod, 2, "Error")
+    status = wait_phase(cluster, namespace, "will-fail", "Failed")
+    assert status["reason"] == "BackoffLimitExceeded"
+    assert status["runs"][0]["outcome"] == "Failed"
+    assert status["runs"][0]["reason"] == "BackoffLimitExceeded"
+
+
+def test_deadline_gives_deadline_exceeded(cluster, namespace, operator):
+    started_task(cluster, namespace, "too-slow", limits={"maxDurationSeconds": 60})
+    status = wait_phase(cluster, namespace, "too-slow", "Failed", timeout=150)
+    assert status["reason"] == "DeadlineExceeded"
+
+
+def test_missing_image_fails_with_fix(cluster, namespace, operator):
+    cluster.apply(agent_task("no-image", namespace, engine="aider"))
+    status = wait_phase(cluster, namespace, "no-image", "Failed")
+    assert status["reason"] == "InvalidSpec"
+    assert "engines.aider.image" in status["message"]
+    assert jobs_of(cluster, namespace, "no-image") == []
+
+
+def test_delete_removes_owned_objects(cluster, namespace, operator):
+    job, _ = started_task(cluster, namespace, "short-lived")
+    cluster.kubectl("delete", "agenttask", "short-lived", "-n", namespace, "--wait=true")
+    wait_until(lambda: not jobs_of(cluster, namespace, "short-lived")
+               and not cluster.items("networkpolicies", namespace=namespace)
+               and not [c for c in cluster.items("configmaps", namespace=namespace)
+                        if c["metadata"]["name"] == job["metadata"]["name"]],
+               TASK_TIMEOUT, "owned objects to be garbage-collected")
+
+
+def test_restricted_namespace_admits_agent_pods(cluster, operator):
+    ns = cluster.namespace("restricted", labels={
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest"})
+    _, pod = started_task(cluster, ns, "restricted-ok")
+    assert cluster.get("pod", pod, namespace=ns)
+
+
+def test_kill_during_burst_gives_one_job_per_task(cluster, namespace, operator_factory):
+    op = operator_factory()
+    tasks = "---\n".join(json.dumps(agent_task(f"burst-{i}", namespace)) for i in range(50))
+    cluster.apply(tasks)
+    time.sleep(1.0)
+    op.kill(signal.SIGKILL)
+    operator_factory()
+
+    def all_have_jobs():
+        jobs = cluster.items("jobs", namespace=namespace)
+        owners = [r["name"] for j in jobs for r in j["metadata"].get("ownerReferences", [])]
+        return len(set(owners)) == 50 and owners
+    owners = wait_until(all_have_jobs, 180, "a Job for each of 50 tasks")
+    assert len(owners) == 50, "some task got more than one Job"
+    wait_until(lambda: all(task_status(cluster, namespace, f"burst-{i}").get("runs")
+                           for i in range(50)), 120, "status of every task")
+
+
+def test_operator_survives_api_server_restart(cluster, namespace, operator):
+    started_task(cluster, namespace, "before-restart")
+    subprocess.run([str(TOP / "e2e/cluster.sh"), "restart-apiserver"], check=True,
+                   capture_output=True, timeout=180)
+    started_task(cluster, namespace, "after-restart")
+    assert operator.proc.poll() is None
+
+
+def test_invalid_task_is_rejected_by_api_server(cluster, namespace):
+    no_prompt = agent_task("no-prompt", namespace)
+    del no_prompt["spec"]["prompt"]
+    out = cluster.apply(no_prompt, check=False)
+    assert out.returncode != 0
+    assert "prompt" in out.stderr
+    bad_mode = agent_task("bad-mode", namespace, session={"persistence": "sometimes"})
+    out = cluster.apply(bad_mode, check=False)
+    assert out.returncode != 0
+    assert "persistence" in out.stderr and "shared-pvc" in out.stderr
