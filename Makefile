@@ -94,7 +94,7 @@ valgrind: $(TESTS)
 e2e: all
 	@scripts/run-e2e.sh
 
-demo: all
+demo:
 	@scripts/demo.sh
 
 bench: all
