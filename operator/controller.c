@@ -77,7 +77,9 @@ static void work(void *arg, const char *key)
     struct mason_operator *op = arg;
     int rc = mason_reconcile(op, key);
 
+    atomic_fetch_add(&op->metrics.reconciles, 1);
     if (rc != 0) {
+        atomic_fetch_add(&op->metrics.reconcile_errors, 1);
         mason_queue_add_rate_limited(op->queue, key);
         return;
     }
@@ -171,9 +173,12 @@ int mason_controller_start(struct mason_operator *op, struct mason_buf *err)
         rc = start_informers(op, err);
     if (rc == 0)
         rc = mason_queue_start_workers(op->queue, op->workers > 0 ? op->workers : 4, work, op);
-    if (rc != 0)
+    if (rc != 0) {
         mason_controller_stop(op);
-    return rc;
+        return rc;
+    }
+    atomic_store(&op->metrics.ready, 1);
+    return 0;
 }
 
 /* Workers stop first, because they read the informers' caches; informers stop before the

@@ -130,6 +130,7 @@ static int setup(const struct options *o, struct mason_operator *op, struct maso
 static void teardown(struct mason_operator *op)
 {
     mason_controller_stop(op);
+    mason_http_stop(op->http);
     mason_secrets_free(op->secrets);
     mason_kube_free(op->kube);
     mason_config_free(op->cfg);
@@ -149,8 +150,15 @@ int main(int argc, char **argv)
     install_signals();
     op.workers = o.workers;
     rc = setup(&o, &op, &err);
-    if (rc == 0)
+    if (rc == 0) {
+        op.http = mason_http_start(op.cfg->listen, &op.metrics, &err);
+        rc = op.http ? 0 : MASON_ECONFIG;
+    }
+    if (rc == 0) {
+        mason_info(NULL, "serving /healthz, /readyz and /metrics on port %u",
+                   mason_http_port(op.http));
         rc = mason_controller_start(&op, &err);
+    }
     if (rc != 0) {
         mason_error(NULL, "start failed: %s: %s", mason_strerror(rc), mason_buf_str(&err));
         teardown(&op);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "http.h"
 #include "informer.h"
 #include "kube.h"
 #include "queue.h"
@@ -28,6 +29,8 @@ struct mason_operator {
     size_t informer_count;
     int workers;
     char instance[128]; /* host name, the reportingInstance of Events */
+    struct mason_operator_metrics metrics;
+    struct mason_http *http;
 };
 
 extern const struct mason_kube_resource MASON_KUBE_CONFIGMAPS;
