@@ -140,18 +140,19 @@ def kwok(cluster, tmp_path):
 class Operator:
     """A mason-operator process against the local cluster."""
 
-    def __init__(self, cluster, workdir, config_text):
+    def __init__(self, cluster, workdir, config_text, args=()):
         self.cluster = cluster
         self.workdir = pathlib.Path(workdir)
-        self.config = self.workdir / "mason-config.yaml"
+        self.config = self.workdir / f"mason-config-{uuid.uuid4().hex[:6]}.yaml"
         self.config.write_text(config_text)
-        self.log = self.workdir / "operator.log"
+        self.log = self.workdir / f"operator-{uuid.uuid4().hex[:6]}.log"
+        self.args = list(args)
         self.proc = None
 
     def start(self):
         binary = TOP / "build/default/bin/mason-operator"
         logf = open(self.log, "a", encoding="utf-8")
-        self.proc = subprocess.Popen([str(binary), "--config", str(self.config)],
+        self.proc = subprocess.Popen([str(binary), "--config", str(self.config), *self.args],
                                      env=self.cluster.env, stdout=logf, stderr=logf)
         logf.close()
         return self
@@ -186,11 +187,11 @@ engines:
 def operator_factory(cluster, tmp_path):
     started = []
 
-    def make(config_text=DEFAULT_CONFIG, namespaces=None):
+    def make(config_text=DEFAULT_CONFIG, namespaces=None, args=()):
         text = config_text
         if namespaces:
             text += "namespaces: [" + ", ".join(namespaces) + "]\n"
-        op = Operator(cluster, tmp_path, text).start()
+        op = Operator(cluster, tmp_path, text, args).start()
         started.append(op)
         return op
 

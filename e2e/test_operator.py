@@ -207,3 +207,20 @@ def test_invalid_task_is_rejected_by_api_server(cluster, namespace):
     out = cluster.apply(bad_mode, check=False)
     assert out.returncode != 0
     assert "persistence" in out.stderr and "shared-pvc" in out.stderr
+
+
+def test_leader_election_lets_one_replica_act(cluster, namespace, operator_factory):
+    lease_ns = cluster.namespace("lease")
+    args = ["--leader-elect", "--leader-election-namespace", lease_ns]
+    first = operator_factory(args=args)
+    wait_until(lambda: any("holds Lease" in l.get("msg", "") for l in first.log_lines()), 30,
+               "the first replica to take the Lease")
+    second = operator_factory(args=args)
+    wait_until(lambda: any("waiting for Lease" in l.get("msg", "") for l in second.log_lines()),
+               30, "the second replica to wait")
+    started_task(cluster, namespace, "elected")
+    assert not any("created Job" in l.get("msg", "") for l in second.log_lines())
+    first.stop()
+    wait_until(lambda: any("holds Lease" in l.get("msg", "") for l in second.log_lines()), 30,
+               "the second replica to take over after the first released the Lease")
+    started_task(cluster, namespace, "after-handover")

@@ -1,19 +1,21 @@
 /*
  * mason-operator: reconciles AgentTasks into hardened agent Jobs.
  *
- * usage: mason-operator [--config FILE] [--kubeconfig FILE] [--workers N]
+ * usage: mason-operator [--config FILE] [--kubeconfig FILE] [--workers N] [--leader-elect]
  */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "error.h"
 #include "kube.h"
 #include "kubeconfig.h"
+#include "leader.h"
 #include "log.h"
 #include "operator.h"
 #include "secrets.h"
@@ -25,6 +27,8 @@ struct options {
     const char *config;
     const char *kubeconfig;
     int workers;
+    int leader_elect;
+    const char *leader_namespace;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -36,13 +40,19 @@ static void on_signal(int sig)
 
 static void usage(FILE *out)
 {
-    fputs("usage: mason-operator [--config FILE] [--kubeconfig FILE] [--workers N]\n"
-          "  --config FILE      operator configuration (YAML); defaults apply when absent\n"
-          "  --kubeconfig FILE  API server credentials; default $KUBECONFIG, ~/.kube/config,\n"
-          "                     then the pod's service account\n"
-          "  --workers N        tasks reconciled in parallel (default 4, 1 to 64)\n"
-          "  --version          print the version and exit\n",
-          out);
+    fputs(
+        "usage: mason-operator [--config FILE] [--kubeconfig FILE] [--workers N] [--leader-elect]\n"
+        "  --config FILE      operator configuration (YAML); defaults apply when absent\n"
+        "  --kubeconfig FILE  API server credentials; default $KUBECONFIG, ~/.kube/config,\n"
+        "                     then the pod's service account\n"
+        "  --workers N        tasks reconciled in parallel (default 4, 1 to 64)\n"
+        "  --leader-elect     act only while holding the Lease mason-operator, so that\n"
+        "                     one of several replicas acts\n"
+        "  --leader-election-namespace NS\n"
+        "                     namespace of that Lease (default $POD_NAMESPACE, else\n"
+        "                     mason-system)\n"
+        "  --version          print the version and exit\n",
+        out);
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -56,6 +66,9 @@ static int parse_options(int argc, char **argv, struct options *o)
     char *end;
 
     o->workers = 4;
+    o->leader_namespace = getenv("POD_NAMESPACE");
+    if (!o->leader_namespace || !*o->leader_namespace)
+        o->leader_namespace = "mason-system";
     while ((c = getopt_long(argc, argv, "c:k:w:hV", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -136,10 +149,61 @@ static void teardown(struct mason_operator *op)
     mason_config_free(op->cfg);
 }
 
+/* Waits for the Lease; returns 0 when held, MASON_ETIMEOUT when a signal came first. */
+static int elect(const struct options *o, struct mason_operator *op, struct mason_leader **out)
+{
+    char host[128] = "mason-operator", identity[160];
+
+    gethostname(host, sizeof(host) - 1);
+    snprintf(identity, sizeof(identity), "%s_%ld", host, (long)getpid());
+    *out = mason_leader_create(op->kube, o->leader_namespace, "mason-operator", identity);
+    if (!*out)
+        return MASON_ENOMEM;
+    return mason_leader_acquire(*out, &stop_signal);
+}
+
+/*
+ * Serves until a signal, renewing the Lease when there is one. Returns 0, or
+ * 1 when leadership was lost: the process then exits so that it never acts
+ * beside a new leader.
+ */
+static int run(struct mason_leader *leader)
+{
+    time_t renewed = time(NULL);
+    int rc;
+
+    while (!stop_signal) {
+        sleep(MASON_LEADER_RENEW_SECONDS);
+        if (!leader || stop_signal)
+            continue;
+        rc = mason_leader_renew(leader);
+        if (rc == 0) {
+            renewed = time(NULL);
+            continue;
+        }
+        if (rc == MASON_ECONFLICT) {
+            mason_error(
+                NULL,
+                "leader election: another replica holds the Lease; exiting so that only it acts");
+            return 1;
+        }
+        if (time(NULL) - renewed > MASON_LEADER_RENEW_DEADLINE_SECONDS) {
+            mason_error(
+                NULL,
+                "leader election: Lease not renewed for %d s; exiting so that only the new leader acts",
+                MASON_LEADER_RENEW_DEADLINE_SECONDS);
+            return 1;
+        }
+    }
+    mason_info(NULL, "stopping on signal %d", (int)stop_signal);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {0};
     struct mason_operator op = {0};
+    struct mason_leader *leader = NULL;
     struct mason_buf err = MASON_BUF_INIT;
     int rc;
 
@@ -150,6 +214,13 @@ int main(int argc, char **argv)
     install_signals();
     op.workers = o.workers;
     rc = setup(&o, &op, &err);
+    if (rc == 0 && o.leader_elect) {
+        rc = elect(&o, &op, &leader);
+        if (rc == MASON_ETIMEOUT) {
+            teardown(&op);
+            return 0;
+        }
+    }
     if (rc == 0) {
         op.http = mason_http_start(op.cfg->listen, &op.metrics, &err);
         rc = op.http ? 0 : MASON_ECONFIG;
@@ -167,11 +238,10 @@ int main(int argc, char **argv)
     }
     mason_info(NULL, "started: version %s, %d workers, watching %s", MASON_VERSION, op.workers,
                op.cfg->namespaces_count ? "the configured namespaces" : "all namespaces");
-    while (!stop_signal)
-        pause();
-    mason_info(NULL, "stopping on signal %d", (int)stop_signal);
+    rc = run(leader);
     teardown(&op);
+    mason_leader_free(leader, rc == 0);
     mason_info(NULL, "stopped");
     mason_buf_release(&err);
-    return 0;
+    return rc;
 }
