@@ -1,0 +1,429 @@
+/*
+ * Claude Code --output-format stream-json --verbose. Every line has a type.
+ * A system line with subtype init opens a session. An assistant line holds
+ * one content block, and the lines of one API message share message.id and
+ * its usage. A user line holds tool_result blocks. The result line carries
+ * the session's outcome and totals.
+ */
+#include "adapter_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "banned.h"
+
+static const char *const init_fields[] = {
+    "type",
+    "subtype",
+    "cwd",
+    "session_id",
+    "tools",
+    "mcp_servers",
+    "model",
+    "permissionMode",
+    "slash_commands",
+    "apiKeySource",
+    "claude_code_version",
+    "output_style",
+    "agents",
+    "skills",
+    "plugins",
+    "uuid",
+    "fast_mode_state",
+    NULL,
+};
+
+static const char *const assistant_fields[] = {
+    "type", "message", "parent_tool_use_id", "session_id", "uuid", "error", NULL,
+};
+
+static const char *const user_fields[] = {
+    "type",       "message",     "parent_tool_use_id",
+    "session_id", "uuid",        "tool_use_result",
+    "isReplay",   "isSynthetic", NULL,
+};
+
+static const char *const result_fields[] = {
+    "type",
+    "subtype",
+    "is_error",
+    "duration_ms",
+    "duration_api_ms",
+    "num_turns",
+    "result",
+    "stop_reason",
+    "session_id",
+    "total_cost_usd",
+    "cost_usd",
+    "usage",
+    "modelUsage",
+    "permission_denials",
+    "uuid",
+    "errors",
+    "structured_output",
+    "terminal_reason",
+    "api_error_status",
+    "fast_mode_state",
+    "deferred_tool_use",
+    NULL,
+};
+
+/* system subtypes that carry nothing the supervisor uses. */
+static const char *const system_ignored[] = {
+    "status",       "compact_boundary", "hook_started",      "hook_response", "hook_progress",
+    "task_started", "task_progress",    "task_notification", "task_updated",  NULL,
+};
+
+/* Line types the CLI prints that carry nothing the supervisor uses. */
+static const char *const types_ignored[] = {
+    "stream_event", "rate_limit_event", "control_request", "control_response", "keep_alive", NULL,
+};
+
+static bool in_list(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0)
+            return true;
+    return false;
+}
+
+static const char *str(json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+/* A new session_id starts a new session: the turn count and pending calls restart. */
+static int claude_set_session(struct mason_adapter *a, const char *session_id)
+{
+    if (!session_id || (a->session_id && strcmp(a->session_id, session_id) == 0))
+        return 0;
+    a->turn = 0;
+    adapter_calls_clear(a);
+    free(a->main_message);
+    a->main_message = NULL;
+    return adapter_set_string(&a->session_id, session_id);
+}
+
+static int claude_system(struct mason_adapter *a, json_t *line)
+{
+    const char *subtype = str(line, "subtype");
+    struct mason_event ev;
+    int rc;
+
+    if (!subtype || strcmp(subtype, "init") != 0) {
+        if (subtype && in_list(system_ignored, subtype))
+            a->stats.ignored++;
+        else
+            a->stats.unknown_types++;
+        return 0;
+    }
+    adapter_check_fields(a, line, init_fields);
+    rc = claude_set_session(a, str(line, "session_id"));
+    if (rc == 0)
+        rc = adapter_set_string(&a->model, str(line, "model"));
+    if (rc)
+        return rc;
+    mason_event_clear(&ev);
+    ev.kind = MASON_EVENT_INIT;
+    adapter_emit(a, &ev);
+    return 0;
+}
+
+static void claude_tokens(json_t *usage, struct mason_tokens *t)
+{
+    t->input = adapter_u64(usage, "input_tokens");
+    t->output = adapter_u64(usage, "output_tokens");
+    t->cache_read = adapter_u64(usage, "cache_read_input_tokens");
+    t->cache_write = adapter_u64(usage, "cache_creation_input_tokens");
+}
+
+static bool message_seen(struct mason_adapter *a, const char *id)
+{
+    for (unsigned i = 0; i < ADAPTER_RECENT_MESSAGES; i++)
+        if (a->recent_messages[i] && strcmp(a->recent_messages[i], id) == 0)
+            return true;
+    return false;
+}
+
+/* Counts the turn and emits the usage of a message the first time one of its lines comes. */
+static int claude_message_usage(struct mason_adapter *a, json_t *message, bool sidechain)
+{
+    const char *id = str(message, "id");
+    json_t *usage = json_object_get(message, "usage");
+    struct mason_event ev;
+    int rc;
+
+    if (!id || message_seen(a, id))
+        return 0;
+    rc = adapter_set_string(&a->recent_messages[a->recent_next], id);
+    if (rc)
+        return rc;
+    a->recent_next = (a->recent_next + 1) % ADAPTER_RECENT_MESSAGES;
+    if (!sidechain) {
+        a->turn++;
+        rc = adapter_set_string(&a->main_message, id);
+        if (rc)
+            return rc;
+    }
+    if (!json_is_object(usage))
+        return 0;
+    mason_event_clear(&ev);
+    ev.kind = MASON_EVENT_USAGE;
+    ev.model = str(message, "model");
+    ev.sidechain = sidechain;
+    ev.has_tokens = true;
+    claude_tokens(usage, &ev.tokens);
+    adapter_emit(a, &ev);
+    return 0;
+}
+
+static bool tool_modifies(const char *name)
+{
+    return strcmp(name, "Edit") == 0 || strcmp(name, "Write") == 0 ||
+           strcmp(name, "MultiEdit") == 0 || strcmp(name, "NotebookEdit") == 0;
+}
+
+static bool tool_reads(const char *name)
+{
+    return strcmp(name, "Read") == 0;
+}
+
+static int claude_tool_use(struct mason_adapter *a, json_t *block, struct mason_event *ev)
+{
+    json_t *input = json_object_get(block, "input");
+    int rc;
+
+    ev->kind = MASON_EVENT_TOOL_CALL;
+    ev->tool_name = str(block, "name");
+    ev->tool_id = str(block, "id");
+    if (!ev->tool_name)
+        ev->tool_name = "";
+    rc = mason_event_hash_args(input, ev->args_hash);
+    if (rc)
+        return rc;
+    ev->command = str(input, "command");
+    if (tool_modifies(ev->tool_name) || tool_reads(ev->tool_name)) {
+        mason_event_add_file(ev, str(input, "file_path"));
+        mason_event_add_file(ev, str(input, "notebook_path"));
+        ev->files_modified = tool_modifies(ev->tool_name);
+    }
+    adapter_emit(a, ev);
+    return adapter_call_remember(a, ev);
+}
+
+static int claude_assistant_block(struct mason_adapter *a, json_t *block, struct mason_event *ev)
+{
+    const char *type = str(block, "type");
+
+    if (!type) {
+        a->stats.unknown_types++;
+        return 0;
+    }
+    if (strcmp(type, "text") == 0) {
+        ev->kind = ev->error ? MASON_EVENT_ERROR : MASON_EVENT_TEXT;
+        ev->is_error = ev->error != NULL;
+        ev->text = str(block, "text");
+        adapter_emit(a, ev);
+        return 0;
+    }
+    if (strcmp(type, "tool_use") == 0 || strcmp(type, "server_tool_use") == 0)
+        return claude_tool_use(a, block, ev);
+    if (strcmp(type, "thinking") == 0 || strcmp(type, "redacted_thinking") == 0)
+        a->stats.ignored++;
+    else
+        a->stats.unknown_types++;
+    return 0;
+}
+
+static int claude_assistant(struct mason_adapter *a, json_t *line)
+{
+    json_t *message = json_object_get(line, "message");
+    json_t *content = json_object_get(message, "content");
+    bool sidechain = json_is_string(json_object_get(line, "parent_tool_use_id"));
+    json_t *block;
+    size_t i;
+    int rc;
+
+    adapter_check_fields(a, line, assistant_fields);
+    if (!json_is_object(message)) {
+        a->stats.malformed++;
+        return 0;
+    }
+    rc = claude_set_session(a, str(line, "session_id"));
+    if (rc == 0)
+        rc = claude_message_usage(a, message, sidechain);
+    if (rc)
+        return rc;
+    json_array_foreach(content, i, block)
+    {
+        struct mason_event ev;
+
+        mason_event_clear(&ev);
+        ev.model = str(message, "model");
+        ev.sidechain = sidechain;
+        ev.error = str(line, "error");
+        rc = claude_assistant_block(a, block, &ev);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Reads N from "Exit code N", the prefix of a failed Bash result since CLI 2.0.36. */
+static bool exit_code_prefix(const char *text, int *code)
+{
+    static const char prefix[] = "Exit code ";
+    char *end;
+    long n;
+
+    if (!text || strncmp(text, prefix, sizeof(prefix) - 1) != 0)
+        return false;
+    errno = 0;
+    n = strtol(text + sizeof(prefix) - 1, &end, 10);
+    if (errno || end == text + sizeof(prefix) - 1 || n < -255 || n > 255)
+        return false;
+    *code = (int)n;
+    return true;
+}
+
+static const char *result_text(json_t *content)
+{
+    json_t *block;
+    size_t i;
+
+    if (json_is_string(content))
+        return json_string_value(content);
+    json_array_foreach(content, i, block)
+    {
+        const char *type = str(block, "type");
+
+        if (type && strcmp(type, "text") == 0 && str(block, "text"))
+            return str(block, "text");
+    }
+    return NULL;
+}
+
+static void claude_tool_result(struct mason_adapter *a, json_t *block, bool sidechain)
+{
+    struct adapter_call call = {0};
+    struct mason_event ev;
+
+    mason_event_clear(&ev);
+    ev.kind = MASON_EVENT_TOOL_RESULT;
+    ev.sidechain = sidechain;
+    ev.tool_id = str(block, "tool_use_id");
+    ev.is_error = json_is_true(json_object_get(block, "is_error"));
+    ev.text = result_text(json_object_get(block, "content"));
+    ev.has_exit_code = ev.is_error && exit_code_prefix(ev.text, &ev.exit_code);
+    if (!adapter_call_take(a, ev.tool_id, &ev, &call))
+        ev.tool_name = "";
+    adapter_emit(a, &ev);
+    adapter_call_release(&call);
+}
+
+static int claude_user(struct mason_adapter *a, json_t *line)
+{
+    json_t *content = json_object_get(json_object_get(line, "message"), "content");
+    bool sidechain = json_is_string(json_object_get(line, "parent_tool_use_id"));
+    json_t *block;
+    size_t i;
+    int rc;
+
+    adapter_check_fields(a, line, user_fields);
+    rc = claude_set_session(a, str(line, "session_id"));
+    if (rc)
+        return rc;
+    if (!json_is_array(content)) {
+        a->stats.ignored++; /* a prompt echoed as a plain string */
+        return 0;
+    }
+    json_array_foreach(content, i, block)
+    {
+        const char *type = str(block, "type");
+
+        if (type && strcmp(type, "tool_result") == 0)
+            claude_tool_result(a, block, sidechain);
+        else if (type && (strcmp(type, "text") == 0 || strcmp(type, "image") == 0 ||
+                          strcmp(type, "document") == 0))
+            a->stats.ignored++;
+        else
+            a->stats.unknown_types++;
+    }
+    return 0;
+}
+
+static enum mason_outcome claude_outcome(const char *subtype, bool is_error)
+{
+    if (!subtype)
+        return MASON_OUTCOME_ERROR;
+    if (strcmp(subtype, "error_max_turns") == 0)
+        return MASON_OUTCOME_MAX_TURNS;
+    if (strcmp(subtype, "error_max_budget_usd") == 0)
+        return MASON_OUTCOME_MAX_BUDGET;
+    if (strcmp(subtype, "success") == 0 && !is_error)
+        return MASON_OUTCOME_SUCCESS;
+    return MASON_OUTCOME_ERROR;
+}
+
+static void claude_result_cost(json_t *line, struct mason_event *ev)
+{
+    json_t *cost = json_object_get(line, "total_cost_usd");
+
+    if (!cost)
+        cost = json_object_get(line, "cost_usd");
+    if (json_is_number(cost) && json_number_value(cost) >= 0) {
+        ev->result.has_cost = true;
+        ev->result.total_cost_usd = json_number_value(cost);
+    }
+}
+
+static int claude_result(struct mason_adapter *a, json_t *line)
+{
+    json_t *usage = json_object_get(line, "usage");
+    json_t *turns = json_object_get(line, "num_turns");
+    struct mason_event ev;
+    int rc;
+
+    adapter_check_fields(a, line, result_fields);
+    rc = claude_set_session(a, str(line, "session_id"));
+    if (rc)
+        return rc;
+    mason_event_clear(&ev);
+    ev.kind = MASON_EVENT_RESULT;
+    ev.result.subtype = str(line, "subtype");
+    ev.is_error = json_is_true(json_object_get(line, "is_error"));
+    ev.result.outcome = claude_outcome(ev.result.subtype, ev.is_error);
+    if (json_is_integer(turns))
+        ev.result.num_turns = (long)json_integer_value(turns);
+    claude_result_cost(line, &ev);
+    ev.has_tokens = json_is_object(usage);
+    claude_tokens(usage, &ev.tokens);
+    ev.text = str(line, "result");
+    if (!ev.text)
+        ev.text = json_string_value(json_array_get(json_object_get(line, "errors"), 0));
+    ev.result.structured_output = json_object_get(line, "structured_output");
+    ev.result.terminal_reason = str(line, "terminal_reason");
+    adapter_emit(a, &ev);
+    return 0;
+}
+
+int adapter_claude_feed(struct mason_adapter *a, json_t *line)
+{
+    const char *type = str(line, "type");
+
+    if (strcmp(type, "assistant") == 0)
+        return claude_assistant(a, line);
+    if (strcmp(type, "user") == 0)
+        return claude_user(a, line);
+    if (strcmp(type, "system") == 0)
+        return claude_system(a, line);
+    if (strcmp(type, "result") == 0)
+        return claude_result(a, line);
+    if (in_list(types_ignored, type))
+        a->stats.ignored++;
+    else
+        a->stats.unknown_types++;
+    return 0;
+}
