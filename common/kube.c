@@ -148,6 +148,13 @@ static char *kube_token(struct mason_kube *kube, bool force)
     return copy;
 }
 
+void kube_token_mark_stale(struct mason_kube *kube)
+{
+    pthread_mutex_lock(&kube->lock);
+    kube->token_read = 0;
+    pthread_mutex_unlock(&kube->lock);
+}
+
 static CURL *kube_take_handle(struct mason_kube *kube)
 {
     CURL *c = NULL;

@@ -27,4 +27,8 @@ struct kube_request {
 int kube_request_send(struct mason_kube *kube, const struct kube_request *req,
                       struct mason_buf *out, struct mason_buf *err);
 
+/* Makes the next request re-read the token file, as it does once the token is a minute old.
+ * For tests, which cannot wait that long. */
+void kube_token_mark_stale(struct mason_kube *kube);
+
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "kubeconfig_internal.h"
 #include "yaml.h"
 #include "banned.h"
 
@@ -37,12 +38,18 @@ int mason_kube_config_read_file(const char *path, size_t max, char **out, size_t
     struct mason_buf b;
     char chunk[8192];
     FILE *f = fopen(path, "rb");
+    struct stat st;
     size_t n;
     int err = 0;
 
     *out = NULL;
     if (!f)
         return MASON_EIO;
+    /* A FIFO or a device named in a kubeconfig could block the reader or never end. */
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return MASON_EIO;
+    }
     mason_buf_init(&b, max);
     while (!err && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
         err = mason_buf_add(&b, chunk, n);
@@ -110,7 +117,7 @@ static int base64_decode(const char *in, char **out)
     return 0;
 }
 
-static char *join_path(const char *base_dir, const char *path)
+char *kubeconfig_join_path(const char *base_dir, const char *path)
 {
     struct mason_buf b = MASON_BUF_INIT;
 
@@ -124,7 +131,7 @@ static char *join_path(const char *base_dir, const char *path)
 }
 
 /* Returns the element of a kubeconfig list ("clusters") whose name is name, borrowed. */
-static json_t *find_named(json_t *root, const char *list, const char *name)
+json_t *kubeconfig_find_named(json_t *root, const char *list, const char *name)
 {
     json_t *entry;
     size_t i;
@@ -139,7 +146,7 @@ static json_t *find_named(json_t *root, const char *list, const char *name)
     return NULL;
 }
 
-static const char *str_field(json_t *obj, const char *key)
+const char *kubeconfig_str_field(json_t *obj, const char *key)
 {
     const char *s = json_string_value(json_object_get(obj, key));
 
@@ -149,7 +156,7 @@ static const char *str_field(json_t *obj, const char *key)
 static int read_referenced(const char *base_dir, const char *path, char **text, char **resolved,
                            struct mason_buf *err)
 {
-    char *full = join_path(base_dir, path);
+    char *full = kubeconfig_join_path(base_dir, path);
     int rc;
 
     if (!full)
@@ -173,8 +180,8 @@ static int load_pem(json_t *obj, const char *name, const char *base_dir, char **
     int rc = 0;
 
     mason_buf_addf(&key, "%s-data", name);
-    data = str_field(obj, mason_buf_str(&key));
-    path = str_field(obj, name);
+    data = kubeconfig_str_field(obj, mason_buf_str(&key));
+    path = kubeconfig_str_field(obj, name);
     if (data) {
         rc = base64_decode(data, pem);
         if (rc == MASON_EPARSE && err)
@@ -196,7 +203,7 @@ static int config_fail(struct mason_buf *err, const char *what, const char *name
 static int fill_cluster(struct mason_kube_config *cfg, json_t *cluster, const char *base_dir,
                         struct mason_buf *err)
 {
-    const char *server = str_field(cluster, "server");
+    const char *server = kubeconfig_str_field(cluster, "server");
     size_t n;
 
     if (!server) {
@@ -217,8 +224,8 @@ static int fill_cluster(struct mason_kube_config *cfg, json_t *cluster, const ch
 static int fill_user(struct mason_kube_config *cfg, json_t *user, const char *base_dir,
                      struct mason_buf *err)
 {
-    const char *token = str_field(user, "token");
-    const char *token_file = str_field(user, "tokenFile");
+    const char *token = kubeconfig_str_field(user, "token");
+    const char *token_file = kubeconfig_str_field(user, "tokenFile");
     int rc;
 
     if (token && !(cfg->token = strdup(token)))
@@ -232,6 +239,13 @@ static int fill_user(struct mason_kube_config *cfg, json_t *user, const char *ba
     rc = load_pem(user, "client-certificate", base_dir, &cfg->cert_pem, NULL, err);
     if (!rc)
         rc = load_pem(user, "client-key", base_dir, &cfg->key_pem, NULL, err);
+    if (!rc && !cfg->cert_pem != !cfg->key_pem) {
+        if (err)
+            mason_buf_adds(err, cfg->cert_pem
+                                    ? "kubeconfig user has client-certificate but no client-key"
+                                    : "kubeconfig user has client-key but no client-certificate");
+        rc = MASON_ECONFIG;
+    }
     if (!rc && !cfg->token && !cfg->cert_pem &&
         (json_object_get(user, "exec") || json_object_get(user, "auth-provider"))) {
         if (err)
@@ -246,7 +260,7 @@ static int fill_user(struct mason_kube_config *cfg, json_t *user, const char *ba
 static int fill_from_context(struct mason_kube_config *cfg, json_t *root, const char *base_dir,
                              struct mason_buf *err)
 {
-    const char *current = str_field(root, "current-context");
+    const char *current = kubeconfig_str_field(root, "current-context");
     json_t *context, *cluster, *user;
     const char *name, *ns;
     int rc;
@@ -256,24 +270,42 @@ static int fill_from_context(struct mason_kube_config *cfg, json_t *root, const 
             mason_buf_adds(err, "kubeconfig has no current-context");
         return MASON_ECONFIG;
     }
-    context = json_object_get(find_named(root, "contexts", current), "context");
+    context = json_object_get(kubeconfig_find_named(root, "contexts", current), "context");
     if (!context)
         return config_fail(err, "context", current);
-    name = str_field(context, "cluster");
-    cluster = json_object_get(find_named(root, "clusters", name ? name : ""), "cluster");
+    name = kubeconfig_str_field(context, "cluster");
+    cluster = json_object_get(kubeconfig_find_named(root, "clusters", name ? name : ""), "cluster");
     if (!cluster)
         return config_fail(err, "cluster", name ? name : "");
-    name = str_field(context, "user");
-    user = json_object_get(find_named(root, "users", name ? name : ""), "user");
+    name = kubeconfig_str_field(context, "user");
+    user = json_object_get(kubeconfig_find_named(root, "users", name ? name : ""), "user");
     if (name && !user)
         return config_fail(err, "user", name);
-    ns = str_field(context, "namespace");
+    ns = kubeconfig_str_field(context, "namespace");
     cfg->namespace = strdup(ns ? ns : "default");
     if (!cfg->namespace)
         return MASON_ENOMEM;
     rc = fill_cluster(cfg, cluster, base_dir, err);
     if (!rc && user)
         rc = fill_user(cfg, user, base_dir, err);
+    return rc;
+}
+
+/* Fills cfg from a parsed kubeconfig; on error cfg is left empty. */
+int kubeconfig_fill(struct mason_kube_config *cfg, json_t *root, const char *base_dir,
+                    struct mason_buf *err)
+{
+    int rc;
+
+    mason_kube_config_release(cfg);
+    if (!json_is_object(root)) {
+        if (err)
+            mason_buf_adds(err, "kubeconfig is not a YAML mapping");
+        return MASON_EPARSE;
+    }
+    rc = fill_from_context(cfg, root, base_dir, err);
+    if (rc)
+        mason_kube_config_release(cfg);
     return rc;
 }
 
@@ -285,19 +317,9 @@ int mason_kube_config_parse(struct mason_kube_config *cfg, const char *yaml, siz
 
     mason_kube_config_release(cfg);
     rc = mason_yaml_to_json(yaml, len, &root, err);
-    if (rc)
-        return rc;
-    if (!json_is_object(root)) {
-        if (err)
-            mason_buf_adds(err, "kubeconfig is not a YAML mapping");
-        rc = MASON_EPARSE;
-        goto out;
-    }
-    rc = fill_from_context(cfg, root, base_dir, err);
-out:
+    if (!rc)
+        rc = kubeconfig_fill(cfg, root, base_dir, err);
     json_decref(root);
-    if (rc)
-        mason_kube_config_release(cfg);
     return rc;
 }
 
@@ -349,7 +371,7 @@ int mason_kube_config_in_cluster(struct mason_kube_config *cfg, const char *sa_d
     trim_end(cfg->token);
     /* ca.crt and namespace are optional: without them, system CAs and "default" apply. */
     if (read_sa_file(sa_dir, "ca.crt", &cfg->ca_pem, NULL) == 0)
-        cfg->ca_file = join_path(sa_dir, "ca.crt");
+        cfg->ca_file = kubeconfig_join_path(sa_dir, "ca.crt");
     if (read_sa_file(sa_dir, "namespace", &cfg->namespace, NULL) || !*cfg->namespace) {
         free(cfg->namespace);
         cfg->namespace = strdup("default");
@@ -359,56 +381,5 @@ int mason_kube_config_in_cluster(struct mason_kube_config *cfg, const char *sa_d
 out:
     if (rc)
         mason_kube_config_release(cfg);
-    return rc;
-}
-
-static int load_file(struct mason_kube_config *cfg, const char *path, struct mason_buf *err)
-{
-    char *text = NULL, *dir = NULL, *slash;
-    size_t len;
-    int rc = mason_kube_config_read_file(path, MASON_KUBE_CONFIG_MAX_FILE, &text, &len);
-
-    if (rc) {
-        if (err)
-            mason_buf_addf(err, "cannot read kubeconfig %s: %s", path, mason_strerror(rc));
-        return rc;
-    }
-    dir = strdup(path);
-    if (!dir) {
-        rc = MASON_ENOMEM;
-        goto out;
-    }
-    slash = strrchr(dir, '/');
-    if (slash)
-        *(slash == dir ? slash + 1 : slash) = '\0';
-    rc = mason_kube_config_parse(cfg, text, len, slash ? dir : NULL, err);
-    if (rc && err)
-        mason_buf_addf(err, " (in %s)", path);
-out:
-    free(dir);
-    free(text);
-    return rc;
-}
-
-int mason_kube_config_load(struct mason_kube_config *cfg, const char *path, struct mason_buf *err)
-{
-    const char *env = getenv("KUBECONFIG"), *home = getenv("HOME");
-    struct mason_buf file = MASON_BUF_INIT;
-    int rc;
-
-    if (path)
-        return load_file(cfg, path, err);
-    if (env && *env && *env != ':') {
-        mason_buf_add(&file, env, strcspn(env, ":"));
-    } else if (home && *home) {
-        mason_buf_addf(&file, "%s/.kube/config", home);
-        if (access(mason_buf_str(&file), R_OK) != 0)
-            mason_buf_reset(&file);
-    }
-    if (file.len)
-        rc = load_file(cfg, mason_buf_str(&file), err);
-    else
-        rc = mason_kube_config_in_cluster(cfg, NULL, err);
-    mason_buf_release(&file);
     return rc;
 }

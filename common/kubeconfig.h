@@ -34,11 +34,15 @@ void mason_kube_config_init(struct mason_kube_config *cfg);
 void mason_kube_config_release(struct mason_kube_config *cfg);
 
 /*
- * Loads the configuration from path, or when path is NULL from the first file
- * of $KUBECONFIG (a colon-separated list), else ~/.kube/config if it exists,
- * else the in-cluster service account. cfg must be initialised; it is released
- * and refilled. Returns 0 or the error of the step that failed (MASON_EIO for
- * an unreadable file, MASON_EPARSE, MASON_ECONFIG), with the file in err.
+ * Loads the configuration from path, or when path is NULL from $KUBECONFIG,
+ * else ~/.kube/config if it exists, else the in-cluster service account.
+ * $KUBECONFIG is a colon-separated list of files merged as kubectl merges
+ * them: missing files are skipped, and the first file that sets
+ * current-context or names a cluster, context or user wins. Relative paths
+ * in each file are resolved against that file's directory. cfg must be
+ * initialised; it is released and refilled. Returns 0 or the error of the
+ * step that failed (MASON_EIO for an unreadable file or when no file of
+ * $KUBECONFIG exists, MASON_EPARSE, MASON_ECONFIG), with the file in err.
  */
 int mason_kube_config_load(struct mason_kube_config *cfg, const char *path, struct mason_buf *err);
 
@@ -64,8 +68,9 @@ int mason_kube_config_in_cluster(struct mason_kube_config *cfg, const char *sa_d
                                  struct mason_buf *err);
 
 /*
- * Reads a whole file of at most max bytes into *out (malloc'd, NUL-terminated)
- * and its length into *len (may be NULL). Returns 0, MASON_EIO or MASON_ETOOBIG.
+ * Reads a whole regular file of at most max bytes into *out (malloc'd,
+ * NUL-terminated) and its length into *len (may be NULL). Returns 0,
+ * MASON_EIO (also for a FIFO, device or directory) or MASON_ETOOBIG.
  */
 int mason_kube_config_read_file(const char *path, size_t max, char **out, size_t *len);
 

@@ -15,6 +15,7 @@
 
 #include "error.h"
 #include "kube.h"
+#include "kube_internal.h"
 #include "kube_stub.h"
 
 struct fixture {
@@ -660,6 +661,32 @@ static size_t discard(char *data, size_t size, size_t n, void *arg)
     return size * n;
 }
 
+static void kube_rereads_token_file_after_a_minute(void **state)
+{
+    struct fixture *f = *state;
+    char path[] = "/tmp/mason-token-XXXXXX";
+    struct mason_kube *kube;
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    close(fd);
+    write_text(path, "first-token\n");
+    kube = client_for(&f->stub, "first-token", path);
+    write_text(path, "rotated-token\n");
+    assert_int_equal(mason_kube_get(kube, &MASON_KUBE_PODS, "ns", "p", NULL, &f->err), 0);
+    assert_string_equal(request_at(f, 0)->authorization, "Bearer first-token");
+    kube_token_mark_stale(kube);
+    assert_int_equal(mason_kube_get(kube, &MASON_KUBE_PODS, "ns", "p", NULL, &f->err), 0);
+    assert_string_equal(request_at(f, 1)->authorization, "Bearer rotated-token");
+
+    /* An unreadable file keeps the token in use. */
+    unlink(path);
+    kube_token_mark_stale(kube);
+    assert_int_equal(mason_kube_get(kube, &MASON_KUBE_PODS, "ns", "p", NULL, &f->err), 0);
+    assert_string_equal(request_at(f, 2)->authorization, "Bearer rotated-token");
+    mason_kube_free(kube);
+}
+
 static void kube_curl_handle_authenticates(void **state)
 {
     struct fixture *f = *state;
@@ -732,6 +759,7 @@ int main(void)
         cmocka_unit_test(kube_connection_refused),
         KUBE_TEST(kube_get_raw_caps_reply),
         KUBE_TEST(kube_rereads_token_file_on_401),
+        KUBE_TEST(kube_rereads_token_file_after_a_minute),
         KUBE_TEST(kube_curl_handle_authenticates),
         KUBE_TEST(kube_rejects_bad_arguments),
     };

@@ -132,6 +132,14 @@ static void kubeconfig_reports_missing_pieces(void **state)
          "clusters: [{name: c, cluster: {server: 'https://x', certificate-authority-data: '@@'}}]\n",
          MASON_EPARSE, "kubeconfig field certificate-authority-data is not valid base64"},
         {"- just\n- a list\n", MASON_EPARSE, "kubeconfig is not a YAML mapping"},
+        {"current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\n"
+         "clusters: [{name: c, cluster: {server: 'https://x'}}]\n"
+         "users: [{name: u, user: {client-certificate-data: dGVzdA==}}]\n",
+         MASON_ECONFIG, "kubeconfig user has client-certificate but no client-key"},
+        {"current-context: a\ncontexts: [{name: a, context: {cluster: c, user: u}}]\n"
+         "clusters: [{name: c, cluster: {server: 'https://x'}}]\n"
+         "users: [{name: u, user: {client-key-data: dGVzdA==}}]\n",
+         MASON_ECONFIG, "kubeconfig user has client-key but no client-certificate"},
     };
     struct mason_kube_config cfg;
     struct mason_buf err = MASON_BUF_INIT;
@@ -179,7 +187,7 @@ static void kubeconfig_missing_file_is_io_error(void **state)
     mason_buf_release(&err);
 }
 
-static void kubeconfig_env_takes_first_of_list(void **state)
+static void kubeconfig_env_skips_missing_files(void **state)
 {
     struct mason_kube_config cfg;
     struct mason_buf path = MASON_BUF_INIT;
@@ -216,6 +224,64 @@ static void remove_file(const char *dir, const char *name)
     mason_buf_addf(&path, "%s/%s", dir, name);
     unlink(mason_buf_str(&path));
     mason_buf_release(&path);
+}
+
+static void kubeconfig_env_merges_files(void **state)
+{
+    char first[] = "/tmp/mason-kc1-XXXXXX", second[] = "/tmp/mason-kc2-XXXXXX";
+    struct mason_kube_config cfg;
+    struct mason_buf env = MASON_BUF_INIT, err = MASON_BUF_INIT;
+
+    (void)state;
+    assert_non_null(mkdtemp(first));
+    assert_non_null(mkdtemp(second));
+    write_file(first, "config",
+               "current-context: work\n"
+               "contexts: [{name: work, context: {cluster: c, user: u, namespace: n1}}]\n"
+               "clusters: [{name: c, cluster: {server: 'https://first:6443'}}]\n");
+    /* Its current-context and cluster c lose to the first file; user u is new. */
+    write_file(second, "config",
+               "current-context: other\n"
+               "clusters: [{name: c, cluster: {server: 'https://second:6443'}}]\n"
+               "users: [{name: u, user: {tokenFile: token}}]\n");
+    write_file(second, "token", "merged-token\n");
+    mason_buf_addf(&env, "%s/config::/nonexistent/config:%s/config", first, second);
+    setenv("KUBECONFIG", mason_buf_str(&env), 1);
+    mason_kube_config_init(&cfg);
+    assert_int_equal(mason_kube_config_load(&cfg, NULL, &err), 0);
+    assert_string_equal(cfg.server, "https://first:6443");
+    assert_string_equal(cfg.namespace, "n1");
+    assert_string_equal(cfg.token, "merged-token");
+    mason_buf_reset(&env);
+    mason_buf_addf(&env, "%s/token", second);
+    assert_string_equal(cfg.token_file, mason_buf_str(&env));
+
+    unsetenv("KUBECONFIG");
+    remove_file(first, "config");
+    remove_file(second, "config");
+    remove_file(second, "token");
+    rmdir(first);
+    rmdir(second);
+    mason_kube_config_release(&cfg);
+    mason_buf_release(&env);
+    mason_buf_release(&err);
+}
+
+static void kubeconfig_env_without_files(void **state)
+{
+    struct mason_kube_config cfg;
+    struct mason_buf err = MASON_BUF_INIT;
+
+    (void)state;
+    setenv("KUBECONFIG", "/nonexistent/a:/nonexistent/b", 1);
+    mason_kube_config_init(&cfg);
+    assert_int_equal(mason_kube_config_load(&cfg, NULL, &err), MASON_EIO);
+    assert_string_equal(mason_buf_str(&err),
+                        "no file in KUBECONFIG=/nonexistent/a:/nonexistent/b exists");
+    assert_null(cfg.server);
+    unsetenv("KUBECONFIG");
+    mason_kube_config_release(&cfg);
+    mason_buf_release(&err);
 }
 
 static void in_cluster_reads_service_account(void **state)
@@ -279,7 +345,9 @@ int main(void)
         cmocka_unit_test(kubeconfig_reports_missing_pieces),
         cmocka_unit_test(kubeconfig_rejects_exec_plugin),
         cmocka_unit_test(kubeconfig_missing_file_is_io_error),
-        cmocka_unit_test(kubeconfig_env_takes_first_of_list),
+        cmocka_unit_test(kubeconfig_env_skips_missing_files),
+        cmocka_unit_test(kubeconfig_env_merges_files),
+        cmocka_unit_test(kubeconfig_env_without_files),
         cmocka_unit_test(in_cluster_reads_service_account),
         cmocka_unit_test(in_cluster_needs_environment),
     };
