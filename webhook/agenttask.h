@@ -1,0 +1,45 @@
+/*
+ * Admission rules for AgentTasks: the secret-reference policy of
+ * secret_resolver.policy, applied with the operator's own check so both
+ * enforce one policy, a scan of literal env values for credentials, and the
+ * mason.dev/approved-by annotation that records who approved a continuation.
+ */
+#ifndef MASON_AGENTTASK_H
+#define MASON_AGENTTASK_H
+
+#include <jansson.h>
+
+#include "policy.h"
+#include "secrets.h"
+
+#define MASON_APPROVAL_ANNOTATION "mason.dev/approval"
+#define MASON_APPROVED_BY_ANNOTATION "mason.dev/approved-by"
+
+/*
+ * Checks the spec.env of an AgentTask (borrowed) and appends a violation for
+ * each entry that breaks a rule: a secretRef without a valid scheme, with a
+ * scheme that no backend of cfg serves or that the policy does not allow; a
+ * name that matches a blocked pattern (for literal values too); a literal
+ * value that looks like a credential. Messages never contain the value.
+ * Returns 0, whether or not the task passes, or MASON_ENOMEM.
+ */
+int mason_agenttask_check(const json_t *task, const struct mason_secrets_config *cfg,
+                          struct mason_policy_report *report);
+
+/*
+ * Returns a static description of the credential that value looks like,
+ * such as "an Anthropic API key", or NULL when it looks like none.
+ */
+const char *mason_agenttask_credential_kind(const char *value);
+
+/*
+ * Builds the JSON Patch (a new reference, maybe empty) that records
+ * username in the mason.dev/approved-by annotation when task sets or changes
+ * mason.dev/approval compared with old_task (NULL on create). When the
+ * approval is unchanged, a changed approved-by is restored to its old value,
+ * so no one can claim another user's decision. NULL when memory runs out.
+ */
+json_t *mason_agenttask_approval_patch(const json_t *task, const json_t *old_task,
+                                       const char *username);
+
+#endif
