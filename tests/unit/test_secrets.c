@@ -135,6 +135,9 @@ static void fixture_init(struct fixture *fx, const char *aws_ttl, const char *po
                    "  \"config\": {\"address\": \"http://127.0.0.1:9\", \"role\": \"mason\"}}],"
                    " \"policy\": %s}",
                    aws_ttl, policy ? policy : "{}");
+    /* The AWS client needs a credential source to be created; the fake replaces it. */
+    setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", 1);
     doc = json_loads(mason_buf_str(&text), 0, &jerr);
     if (!doc)
         fail_msg("fixture JSON: %s", jerr.text);
