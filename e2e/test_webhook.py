@@ -9,7 +9,9 @@ configurations are deleted when the module ends.
 
 import base64
 import copy
+import http.client
 import json
+import os
 import pathlib
 import signal
 import ssl
@@ -40,13 +42,13 @@ secret_resolver:
 """
 
 
-def make_certificates(directory):
+def make_certificates(directory, ca_name="mason-webhook-e2e-ca"):
     """Writes ca.crt, tls.crt and tls.key (SAN IP 127.0.0.1) with the openssl CLI."""
     def run(*args):
         subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
 
     run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
-        "-days", "1", "-subj", "/CN=mason-webhook-e2e-ca")
+        "-days", "1", "-subj", f"/CN={ca_name}")
     run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "tls.key", "-out", "tls.csr",
         "-subj", "/CN=127.0.0.1")
     (directory / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\n"
@@ -375,3 +377,61 @@ def test_sigterm_drains_and_exits(tmp_path):
     assert status == 0
     messages = [line["msg"] for line in hook.lines()]
     assert "stopped" in messages
+
+
+def issuer_of_new_connection(port, cafile, review):
+    """Sends one review on a new TLS connection; returns (HTTP status, issuer CN)."""
+    context = ssl.create_default_context(cafile=cafile)
+    conn = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+    try:
+        conn.request("POST", "/validate/pods/enforce", body=json.dumps(review),
+                     headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        issuer = dict(pair[0] for pair in conn.sock.getpeercert()["issuer"])["commonName"]
+        return response.status, issuer
+    finally:
+        conn.close()
+
+
+def test_certificate_files_replaced_without_failures(tmp_path):
+    """New connections get the replaced certificate within 15 s and no request fails."""
+    hook = Webhook(None, tmp_path)
+    hook.start()
+    renewed = tmp_path / "renewed"
+    renewed.mkdir()
+    make_certificates(renewed, ca_name="mason-webhook-e2e-renewed-ca")
+    bundle = tmp_path / "bundle.crt"
+    bundle.write_bytes((tmp_path / "ca.crt").read_bytes() + (renewed / "ca.crt").read_bytes())
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+              "request": {"uid": "rotation", "operation": "CREATE",
+                          "kind": {"group": "", "version": "v1", "kind": "Pod"},
+                          "namespace": "team", "userInfo": {"username": "e2e"},
+                          "object": pod("rotation")}}
+    failures, issuers = [], []
+    replaced_at = None
+    try:
+        for i in range(2000):  # bounded: at most 2000 requests or about 25 s
+            if i == 20:
+                for name in ("tls.key", "tls.crt"):
+                    os.replace(renewed / name, tmp_path / name)
+                replaced_at = time.monotonic()
+            try:
+                status, issuer = issuer_of_new_connection(hook.port, str(bundle), review)
+                if status != 200:
+                    failures.append(status)
+                issuers.append((time.monotonic(), issuer))
+            except (OSError, http.client.HTTPException) as e:
+                failures.append(repr(e))
+            if replaced_at and issuers[-1][1] == "mason-webhook-e2e-renewed-ca":
+                break
+            if replaced_at and time.monotonic() - replaced_at > 25:
+                break
+            time.sleep(0.01)
+    finally:
+        assert hook.stop() == 0
+    assert failures == []
+    assert issuers[0][1] == "mason-webhook-e2e-ca"
+    switched = [t for t, issuer in issuers if issuer == "mason-webhook-e2e-renewed-ca"]
+    assert switched, "the replaced certificate was never served"
+    assert switched[0] - replaced_at < 15

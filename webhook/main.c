@@ -22,6 +22,8 @@
 
 #define MAX_FILE_BYTES (1024u * 1024u)
 #define DRAIN_SECONDS 10u
+/* Certificate files are checked this often, so a replaced certificate is in use within 15 s. */
+#define RELOAD_SECONDS 5u
 
 static const char usage[] =
     "usage: mason-webhook [--config FILE] [--listen HOST:PORT] [--tls-cert FILE]\n"
@@ -164,9 +166,11 @@ static int set_log_level(const struct mason_webhook_config *cfg, struct mason_bu
 static int serve(const struct mason_webhook_config *cfg, const struct mason_admission *admission,
                  struct mason_buf *err)
 {
-    struct mason_buf cert = MASON_BUF_INIT, key = MASON_BUF_INIT;
     struct mason_server_options opts = {
         .listen = cfg->listen,
+        .cert_file = cfg->cert_file,
+        .key_file = cfg->key_file,
+        .reload_seconds = RELOAD_SECONDS,
         .max_body_bytes = cfg->max_body_bytes,
         .timeout_seconds = cfg->request_timeout_seconds,
         .threads = cfg->threads,
@@ -174,36 +178,28 @@ static int serve(const struct mason_webhook_config *cfg, const struct mason_admi
     struct mason_metrics *metrics = mason_metrics_create();
     struct mason_server *server = NULL;
     sigset_t signals;
-    int rc = metrics ? 0 : MASON_ENOMEM, sig = 0;
+    int sig = 0;
 
-    if (!rc)
-        rc = read_file(cfg->cert_file, &cert, err);
-    if (!rc)
-        rc = read_file(cfg->key_file, &key, err);
-    opts.cert_pem = mason_buf_str(&cert);
-    opts.key_pem = mason_buf_str(&key);
-    if (!rc) {
-        server = mason_server_start(&opts, admission, metrics, err);
-        rc = server ? 0 : MASON_EIO;
+    if (!metrics)
+        return MASON_ENOMEM;
+    server = mason_server_start(&opts, admission, metrics, err);
+    if (!server) {
+        mason_metrics_free(metrics);
+        return MASON_EIO;
     }
-    mason_buf_release(&key);
-    mason_buf_release(&cert);
-    if (!rc) {
-        MASON_LOG(MASON_LOG_INFO, NULL,
-                  json_pack("{s:s, s:i, s:s}", "listen", cfg->listen, "port",
-                            (int)mason_server_port(server), "mode",
-                            mason_mode_name(cfg->default_mode)),
-                  "serving admission requests");
-        sigemptyset(&signals);
-        sigaddset(&signals, SIGTERM);
-        sigaddset(&signals, SIGINT);
-        sigwait(&signals, &sig);
-        mason_info(NULL, "received signal %d; draining requests in flight", sig);
-        mason_server_stop(server, DRAIN_SECONDS);
-        mason_info(NULL, "stopped");
-    }
+    MASON_LOG(MASON_LOG_INFO, NULL,
+              json_pack("{s:s, s:i, s:s}", "listen", cfg->listen, "port",
+                        (int)mason_server_port(server), "mode", mason_mode_name(cfg->default_mode)),
+              "serving admission requests");
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    sigwait(&signals, &sig);
+    mason_info(NULL, "received signal %d; draining requests in flight", sig);
+    mason_server_stop(server, DRAIN_SECONDS);
+    mason_info(NULL, "stopped");
     mason_metrics_free(metrics);
-    return rc;
+    return 0;
 }
 
 int main(int argc, char **argv)

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -13,16 +14,36 @@
 
 #include "error.h"
 #include "log.h"
+#include "tls_files.h"
 #include "banned.h"
 
-struct mason_server {
+/* One libmicrohttpd daemon; a certificate change replaces it with a new one on the same socket. */
+struct slot {
     struct MHD_Daemon *daemon;
+    struct mason_server *server;
+    atomic_int in_flight; /* requests between their first handler call and completion */
+};
+
+struct mason_server {
+    struct slot *current; /* guarded by lock */
     const struct mason_admission *admission;
     struct mason_metrics *metrics;
+    char *listen;
+    char *cert_file;
+    char *key_file;
     size_t max_body_bytes;
+    unsigned timeout_seconds;
+    unsigned threads;
+    unsigned reload_seconds;
+    MHD_socket listen_fd;
     uint16_t port;
-    atomic_int in_flight;
     atomic_bool draining;
+    struct mason_tls_stamp stamp; /* of the files last loaded or tried */
+    pthread_t watcher;
+    bool watching;
+    bool stopping; /* guarded by lock */
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
 };
 
 /* Per-request state, from the first call of the handler to the completion callback. */
@@ -166,7 +187,6 @@ static enum MHD_Result begin_request(struct mason_server *s, struct MHD_Connecti
     mason_buf_init(&req->body, s->max_body_bytes);
     clock_gettime(CLOCK_MONOTONIC, &req->start);
     *req_cls = req;
-    atomic_fetch_add(&s->in_flight, 1);
     if (length && strtoull(length, NULL, 10) > s->max_body_bytes) {
         req->too_big = true;
         return respond_text(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large\n");
@@ -178,12 +198,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                               const char *method, const char *version, const char *upload_data,
                               size_t *upload_data_size, void **req_cls)
 {
-    struct mason_server *s = cls;
+    struct slot *slot = cls;
+    struct mason_server *s = slot->server;
     struct request *req = *req_cls;
 
     (void)version;
-    if (!req)
-        return begin_request(s, conn, req_cls);
+    if (!req) {
+        enum MHD_Result ret = begin_request(s, conn, req_cls);
+
+        if (*req_cls)
+            atomic_fetch_add(&slot->in_flight, 1);
+        return ret;
+    }
     if (*upload_data_size) {
         if (!req->too_big && mason_buf_add(&req->body, upload_data, *upload_data_size))
             req->too_big = true;
@@ -202,7 +228,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 static void request_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                               enum MHD_RequestTerminationCode code)
 {
-    struct mason_server *s = cls;
+    struct slot *slot = cls;
     struct request *req = *req_cls;
 
     (void)conn;
@@ -212,7 +238,7 @@ static void request_completed(void *cls, struct MHD_Connection *conn, void **req
     mason_buf_release(&req->body);
     free(req);
     *req_cls = NULL;
-    atomic_fetch_sub(&s->in_flight, 1);
+    atomic_fetch_sub(&slot->in_flight, 1);
 }
 
 int mason_server_parse_listen(const char *listen, struct sockaddr_storage *addr,
@@ -259,52 +285,197 @@ int mason_server_parse_listen(const char *listen, struct sockaddr_storage *addr,
     return 0;
 }
 
-static struct MHD_Daemon *start_daemon(struct mason_server *s,
-                                       const struct mason_server_options *opts,
-                                       const struct sockaddr_storage *addr)
+/* Starts a daemon for slot: on fd when it is valid, else on a new socket bound to addr. */
+static int start_daemon(struct mason_server *s, struct slot *slot, const char *cert_pem,
+                        const char *key_pem, const struct sockaddr_storage *addr, MHD_socket fd)
 {
     unsigned flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
+    struct MHD_OptionItem listen[] = {
+        fd != MHD_INVALID_SOCKET ? (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL}
+                                 : (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, (void *)addr},
+        {MHD_OPTION_END, 0, NULL},
+    };
 
-    if (addr->ss_family == AF_INET6)
+    if (addr && addr->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    return MHD_start_daemon(
-        flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
-        MHD_OPTION_HTTPS_MEM_CERT, opts->cert_pem, MHD_OPTION_HTTPS_MEM_KEY, opts->key_pem,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(opts->threads ? opts->threads : 1),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opts->timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED,
-        request_completed, s, MHD_OPTION_END);
+    slot->server = s;
+    atomic_init(&slot->in_flight, 0);
+    slot->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, handle, slot, MHD_OPTION_ARRAY, listen, MHD_OPTION_HTTPS_MEM_CERT,
+        cert_pem, MHD_OPTION_HTTPS_MEM_KEY, key_pem, MHD_OPTION_THREAD_POOL_SIZE, s->threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, s->timeout_seconds, MHD_OPTION_NOTIFY_COMPLETED,
+        request_completed, slot, MHD_OPTION_END);
+    return slot->daemon ? 0 : MASON_EIO;
+}
+
+/* Reads the certificate files and starts a new slot; NULL with err set on failure. */
+static struct slot *load_slot(struct mason_server *s, const struct sockaddr_storage *addr,
+                              MHD_socket fd, struct mason_buf *err)
+{
+    struct mason_buf cert = MASON_BUF_INIT, key = MASON_BUF_INIT;
+    struct slot *slot = calloc(1, sizeof(*slot));
+    int rc = slot ? 0 : MASON_ENOMEM;
+
+    if (!rc)
+        rc = mason_tls_read_file(s->cert_file, &cert, err);
+    if (!rc)
+        rc = mason_tls_read_file(s->key_file, &key, err);
+    if (!rc && start_daemon(s, slot, mason_buf_str(&cert), mason_buf_str(&key), addr, fd)) {
+        mason_buf_addf(
+            err,
+            "cannot serve HTTPS on %s: the address is in use or the certificate %s or key %s is invalid",
+            s->listen, s->cert_file, s->key_file);
+        rc = MASON_EIO;
+    }
+    /* Wipe the private key before its buffer is freed. */
+    if (key.data)
+        explicit_bzero(key.data, key.alloc);
+    mason_buf_release(&key);
+    mason_buf_release(&cert);
+    if (rc) {
+        free(slot);
+        return NULL;
+    }
+    return slot;
+}
+
+/*
+ * Stops accepting on slot, waits up to wait_seconds for its requests in
+ * flight (and, with idle_too, for its keep-alive connections, which the idle
+ * timeout closes), then stops it and frees it. The listening socket stays open.
+ */
+static void retire_slot(struct slot *slot, unsigned wait_seconds, bool idle_too)
+{
+    const union MHD_DaemonInfo *info;
+
+    MHD_quiesce_daemon(slot->daemon);
+    /* Poll every 10 ms: a request takes about a millisecond. */
+    for (unsigned i = 0; i < wait_seconds * 100; i++) {
+        info = MHD_get_daemon_info(slot->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (atomic_load(&slot->in_flight) == 0 &&
+            (!idle_too || !info || info->num_connections == 0))
+            break;
+        usleep(10000);
+    }
+    if (atomic_load(&slot->in_flight) > 0)
+        mason_warn(NULL, "stopping a server with %d requests still in flight",
+                   atomic_load(&slot->in_flight));
+    MHD_stop_daemon(slot->daemon);
+    free(slot);
+}
+
+/* Replaces the daemon when the certificate or key file changed since the last check. */
+static void check_certificate(struct mason_server *s)
+{
+    struct mason_buf err = MASON_BUF_INIT;
+    struct mason_tls_stamp stamp;
+    struct slot *fresh, *old;
+
+    if (mason_tls_stamp_take(s->cert_file, s->key_file, &stamp, &err) ||
+        mason_tls_stamp_equal(&stamp, &s->stamp)) {
+        mason_buf_release(&err);
+        return;
+    }
+    /* Record the stamp even on failure, so a bad pair is reported once, not every check. */
+    s->stamp = stamp;
+    fresh = load_slot(s, NULL, s->listen_fd, &err);
+    if (!fresh) {
+        mason_error(NULL, "keeping the current certificate: %s", mason_buf_str(&err));
+        mason_buf_release(&err);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    old = s->current;
+    s->current = fresh;
+    pthread_mutex_unlock(&s->lock);
+    mason_info(NULL, "serving new connections with the certificate from %s", s->cert_file);
+    retire_slot(old, s->timeout_seconds + 2, true);
+    mason_buf_release(&err);
+}
+
+static void *watch_certificate(void *arg)
+{
+    struct mason_server *s = arg;
+    struct timespec deadline;
+
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += s->reload_seconds;
+        pthread_cond_timedwait(&s->wake, &s->lock, &deadline);
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->lock);
+        check_certificate(s);
+        pthread_mutex_lock(&s->lock);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+static void server_free(struct mason_server *s)
+{
+    free(s->listen);
+    free(s->cert_file);
+    free(s->key_file);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->wake);
+    free(s);
+}
+
+static struct mason_server *server_create(const struct mason_server_options *opts,
+                                          const struct mason_admission *admission,
+                                          struct mason_metrics *metrics)
+{
+    struct mason_server *s = calloc(1, sizeof(*s));
+
+    if (!s)
+        return NULL;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->wake, NULL);
+    s->admission = admission;
+    s->metrics = metrics;
+    s->listen = strdup(opts->listen);
+    s->cert_file = strdup(opts->cert_file);
+    s->key_file = strdup(opts->key_file);
+    s->max_body_bytes = opts->max_body_bytes;
+    s->timeout_seconds = opts->timeout_seconds;
+    s->threads = opts->threads ? opts->threads : 1;
+    s->reload_seconds = opts->reload_seconds;
+    s->listen_fd = MHD_INVALID_SOCKET;
+    atomic_init(&s->draining, false);
+    if (!s->listen || !s->cert_file || !s->key_file) {
+        server_free(s);
+        return NULL;
+    }
+    return s;
 }
 
 struct mason_server *mason_server_start(const struct mason_server_options *opts,
                                         const struct mason_admission *admission,
                                         struct mason_metrics *metrics, struct mason_buf *err)
 {
-    struct mason_server *s;
     struct sockaddr_storage addr;
+    struct mason_server *s;
     const union MHD_DaemonInfo *info;
 
     if (mason_server_parse_listen(opts->listen, &addr, err))
         return NULL;
-    s = calloc(1, sizeof(*s));
+    s = server_create(opts, admission, metrics);
     if (!s)
         return NULL;
-    s->admission = admission;
-    s->metrics = metrics;
-    s->max_body_bytes = opts->max_body_bytes;
-    atomic_init(&s->in_flight, 0);
-    atomic_init(&s->draining, false);
-    s->daemon = start_daemon(s, opts, &addr);
-    if (!s->daemon) {
-        mason_buf_addf(
-            err,
-            "cannot serve HTTPS on %s: the address is in use or the certificate or key is invalid",
-            opts->listen);
-        free(s);
+    if (mason_tls_stamp_take(s->cert_file, s->key_file, &s->stamp, err) ||
+        !(s->current = load_slot(s, &addr, MHD_INVALID_SOCKET, err))) {
+        server_free(s);
         return NULL;
     }
-    info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    info = MHD_get_daemon_info(s->current->daemon, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : 0;
+    info = MHD_get_daemon_info(s->current->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+    s->listen_fd = info ? info->listen_fd : MHD_INVALID_SOCKET;
+    if (s->reload_seconds && s->listen_fd != MHD_INVALID_SOCKET)
+        s->watching = pthread_create(&s->watcher, NULL, watch_certificate, s) == 0;
     return s;
 }
 
@@ -315,20 +486,18 @@ uint16_t mason_server_port(const struct mason_server *server)
 
 void mason_server_stop(struct mason_server *server, unsigned grace_seconds)
 {
-    MHD_socket listen_fd;
-
     if (!server)
         return;
     atomic_store(&server->draining, true);
-    listen_fd = MHD_quiesce_daemon(server->daemon);
-    /* Poll every 10 ms: in-flight requests finish in about a millisecond. */
-    for (unsigned i = 0; i < grace_seconds * 100 && atomic_load(&server->in_flight) > 0; i++)
-        usleep(10000);
-    if (atomic_load(&server->in_flight) > 0)
-        mason_warn(NULL, "stopping with %d requests still in flight",
-                   atomic_load(&server->in_flight));
-    MHD_stop_daemon(server->daemon);
-    if (listen_fd != MHD_INVALID_SOCKET)
-        close(listen_fd);
-    free(server);
+    pthread_mutex_lock(&server->lock);
+    server->stopping = true;
+    pthread_cond_signal(&server->wake);
+    pthread_mutex_unlock(&server->lock);
+    if (server->watching)
+        pthread_join(server->watcher, NULL);
+    retire_slot(server->current, grace_seconds, false);
+    /* Quiesced daemons leave the listening socket to the caller. */
+    if (server->listen_fd != MHD_INVALID_SOCKET)
+        close(server->listen_fd);
+    server_free(server);
 }

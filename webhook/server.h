@@ -1,7 +1,10 @@
 /*
  * The HTTPS server (libmicrohttpd with a thread pool): the admission
  * endpoints, /healthz, /readyz and /metrics. Bodies are capped, idle
- * connections time out, and a stop first drains requests in flight.
+ * connections time out, and a stop first drains requests in flight. The
+ * certificate and key files are watched: when they change, a new daemon
+ * with the new certificate takes over the listening socket, and the old one
+ * finishes its connections before it stops.
  */
 #ifndef MASON_SERVER_H
 #define MASON_SERVER_H
@@ -14,9 +17,10 @@
 #include "metrics.h"
 
 struct mason_server_options {
-    const char *listen;   /* host:port or [v6]:port; port 0 picks a free port */
-    const char *cert_pem; /* serving certificate chain, PEM text */
-    const char *key_pem;  /* private key, PEM text */
+    const char *listen;      /* host:port or [v6]:port; port 0 picks a free port */
+    const char *cert_file;   /* serving certificate chain, PEM */
+    const char *key_file;    /* private key, PEM */
+    unsigned reload_seconds; /* how often the files are checked for a change; 0 never */
     size_t max_body_bytes;
     unsigned timeout_seconds; /* a connection idle this long is closed */
     unsigned threads;
@@ -27,7 +31,7 @@ struct mason_server;
 /*
  * Starts serving. admission and metrics are borrowed and must outlive the
  * server. Returns NULL with err saying why (invalid listen address, the
- * address in use, a certificate the TLS library rejects).
+ * address in use, unreadable files, a certificate the TLS library rejects).
  */
 struct mason_server *mason_server_start(const struct mason_server_options *opts,
                                         const struct mason_admission *admission,

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -21,6 +22,7 @@
 #include "metrics.h"
 #include "secrets.h"
 #include "server.h"
+#include "tls_files.h"
 #include "webhook_config.h"
 #include "yaml.h"
 
@@ -769,6 +771,45 @@ static void listen_addresses_parsed(void **state)
     mason_buf_release(&err);
 }
 
+static void tls_stamp_changes_with_files(void **state)
+{
+    char dir[] = "/tmp/mason-tls-XXXXXX";
+    struct mason_buf cert = MASON_BUF_INIT, key = MASON_BUF_INIT, err = MASON_BUF_INIT;
+    struct mason_buf data = MASON_BUF_INIT;
+    struct mason_tls_stamp before, after;
+    FILE *f;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    mason_buf_addf(&cert, "%s/tls.crt", dir);
+    mason_buf_addf(&key, "%s/tls.key", dir);
+    assert_int_equal(mason_tls_stamp_take(cert.data, key.data, &before, &err), MASON_EIO);
+    assert_non_null(strstr(mason_buf_str(&err), "tls.crt"));
+    f = fopen(cert.data, "w");
+    fputs("cert one\n", f);
+    fclose(f);
+    f = fopen(key.data, "w");
+    fputs("key one\n", f);
+    fclose(f);
+    assert_int_equal(mason_tls_stamp_take(cert.data, key.data, &before, &err), 0);
+    assert_int_equal(mason_tls_stamp_take(cert.data, key.data, &after, &err), 0);
+    assert_true(mason_tls_stamp_equal(&before, &after));
+    f = fopen(cert.data, "w");
+    fputs("certificate two, longer\n", f);
+    fclose(f);
+    assert_int_equal(mason_tls_stamp_take(cert.data, key.data, &after, &err), 0);
+    assert_false(mason_tls_stamp_equal(&before, &after));
+    assert_int_equal(mason_tls_read_file(cert.data, &data, &err), 0);
+    assert_string_equal(mason_buf_str(&data), "certificate two, longer\n");
+    unlink(cert.data);
+    unlink(key.data);
+    rmdir(dir);
+    mason_buf_release(&data);
+    mason_buf_release(&cert);
+    mason_buf_release(&key);
+    mason_buf_release(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -798,6 +839,7 @@ int main(void)
         cmocka_unit_test(config_reads_every_key),
         cmocka_unit_test(metrics_render_counters_and_histogram),
         cmocka_unit_test(listen_addresses_parsed),
+        cmocka_unit_test(tls_stamp_changes_with_files),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
