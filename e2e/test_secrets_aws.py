@@ -258,7 +258,8 @@ def test_web_identity_token_file_missing(probe, moto, tmp_path):
     out = run_probe(probe, tmp_path, moto, ["lookup:aws-sm://prod/db#password", "sts-calls"],
                     extra_env=env)
     assert out[0]["error"] == "IO"
-    assert "cannot read web identity token file" in out[0]["message"]
+    assert "cannot read token file" in out[0]["message"]
+    assert "(AWS_WEB_IDENTITY_TOKEN_FILE)" in out[0]["message"]
     assert out[1] == {"sts_calls": 0}
 
 

@@ -5,16 +5,13 @@
  */
 #include "aws.h"
 
-#include <errno.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
+#include "secrets_http.h"
 #include "banned.h"
-
-#define MAX_TOKEN_BYTES (16u * 1024u)
 
 struct mason_aws_auth {
     struct mason_aws_auth_config cfg; /* strings owned, copied at creation */
@@ -160,34 +157,6 @@ static bool needs_refresh(const struct mason_aws_auth *auth, const struct mason_
     return c->expires && auth_now(auth) >= c->expires - MASON_AWS_REFRESH_MARGIN_SECONDS;
 }
 
-/* Reads the web identity token, which the kubelet rotates, afresh for each STS call. */
-static int read_token(const char *path, struct mason_buf *token, struct mason_buf *err)
-{
-    FILE *f = fopen(path, "r");
-    char chunk[4096];
-    size_t n;
-    int rc = 0;
-
-    if (!f) {
-        mason_buf_addf(err, "cannot read web identity token file %s: %s", path, strerror(errno));
-        return MASON_EIO;
-    }
-    mason_buf_init(token, MAX_TOKEN_BYTES);
-    while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        rc = mason_buf_add(token, chunk, n);
-    explicit_bzero(chunk, sizeof(chunk));
-    fclose(f);
-    while (token->len &&
-           (token->data[token->len - 1] == '\n' || token->data[token->len - 1] == ' '))
-        token->data[--token->len] = '\0';
-    if (!rc && token->len == 0)
-        rc = MASON_EIO;
-    if (rc)
-        mason_buf_addf(err, "web identity token file %s is empty or larger than %u bytes", path,
-                       MAX_TOKEN_BYTES);
-    return rc;
-}
-
 static int load_base(struct mason_aws_auth *auth, struct mason_buf *err)
 {
     const struct mason_aws_auth_config *cfg = &auth->cfg;
@@ -202,7 +171,9 @@ static int load_base(struct mason_aws_auth *auth, struct mason_buf *err)
 
         rc = mason_aws_credentials_copy(&fresh, &keys);
     } else {
-        rc = read_token(cfg->web_identity_token_file, &token, err);
+        rc = mason_secrets_read_token(cfg->web_identity_token_file, &token, err);
+        if (rc)
+            mason_buf_adds(err, " (AWS_WEB_IDENTITY_TOKEN_FILE)");
         if (!rc) {
             auth->sts_calls++;
             rc = mason_aws_sts_assume_role(cfg, cfg->web_identity_role_arn, NULL,

@@ -2,6 +2,8 @@
 #include "secrets_http.h"
 
 #include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "error.h"
@@ -116,4 +118,31 @@ out:
     curl_slist_free_all(headers);
     curl_easy_cleanup(curl);
     return rc;
+}
+
+int mason_secrets_read_token(const char *path, struct mason_buf *token, struct mason_buf *err)
+{
+    FILE *f = fopen(path, "r");
+    char chunk[4096];
+    size_t n;
+    int rc = 0;
+
+    mason_buf_init(token, MASON_SECRETS_MAX_TOKEN_BYTES);
+    if (!f) {
+        mason_buf_addf(err, "cannot read token file %s: %s", path, strerror(errno));
+        return MASON_EIO;
+    }
+    while (!rc && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        rc = mason_buf_add(token, chunk, n);
+    explicit_bzero(chunk, sizeof(chunk));
+    fclose(f);
+    while (token->len && strchr(" \t\r\n", token->data[token->len - 1]))
+        token->data[--token->len] = '\0';
+    if (rc || token->len == 0) {
+        mason_secrets_buf_wipe(token);
+        mason_buf_addf(err, "token file %s is empty or larger than %u bytes", path,
+                       MASON_SECRETS_MAX_TOKEN_BYTES);
+        return MASON_EIO;
+    }
+    return 0;
 }

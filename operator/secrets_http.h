@@ -38,4 +38,14 @@ int mason_secrets_http_send(const struct mason_secrets_http_request *req, long *
 /* Appends "Name: value" to req (value borrowed through line, which the caller keeps). */
 int mason_secrets_http_add_header(struct mason_secrets_http_request *req, const char *line);
 
+/*
+ * Reads a service-account token file into token (wipe it with
+ * mason_secrets_buf_wipe), without trailing whitespace. The kubelet rotates
+ * projected tokens, so callers read the file afresh for each login. Returns
+ * 0, or MASON_EIO with err naming the file when it is unreadable, empty or
+ * larger than MASON_SECRETS_MAX_TOKEN_BYTES.
+ */
+#define MASON_SECRETS_MAX_TOKEN_BYTES (16u * 1024u)
+int mason_secrets_read_token(const char *path, struct mason_buf *token, struct mason_buf *err);
+
 #endif
