@@ -96,6 +96,9 @@ static unsigned apply_click(struct mason_slack *slack, const struct mason_slack_
         mason_info(&ctx, "approval request %s: %s by Slack user %s (%s)", click->request_id,
                    mason_approval_outcome_name(click->outcome), click->user_id, click->user_name);
         mason_buf_addf(reply, "recorded: %s\n", mason_approval_outcome_name(click->outcome));
+        /* NOTE: Slack expects the reply within 3 seconds (Bolt's acknowledgement guide), and
+         * this update runs first with a 10 s timeout, so a slow Slack API can make the user see
+         * an error although the decision was recorded. */
         show_decision(slack, click, now);
     } else if (rc == MASON_EEXISTS) {
         mason_info(&ctx, "approval request %s was already decided; ignored a click by %s",
