@@ -554,6 +554,16 @@ static bool valid_env_name(const char *name)
     return true;
 }
 
+/* Applies blocked_env_patterns to an entry without secretRef, as the webhook does at admission. */
+static int check_env_name(const struct mason_secrets_policy *policy, const char *name,
+                          struct mason_secret_failure *f)
+{
+    struct mason_secrets_policy names_only = *policy;
+
+    names_only.allowed_scheme_count = 0;
+    return mason_secrets_policy_check(&names_only, name, "", f);
+}
+
 /* Checks one spec.env entry: its name, and for a secretRef the scheme, policy and syntax. */
 static int check_env_entry(const struct mason_secrets *s, const json_t *env, size_t index,
                            struct mason_secret_failure *f)
@@ -582,7 +592,7 @@ static int check_env_entry(const struct mason_secrets *s, const json_t *env, siz
         }
     }
     if (!json_object_get(entry, "secretRef"))
-        return 0;
+        return check_env_name(&s->cfg.policy, name, f);
     mason_buf_addf(&context, "env %s", name);
     if (!ref) {
         f->reason = "InvalidSecretRef";

@@ -197,7 +197,8 @@ const char *mason_secret_data_get(const struct mason_secret_data *data, const ch
  * Resolves an AgentTask's spec.env (borrowed JSON array of {name, value} or
  * {name, secretRef}; entries with valueFrom are copied as they are). Every
  * reference is parsed and checked against the policy before anything is
- * fetched. k8s references become secretKeyRef entries on their own Secret;
+ * fetched, and blocked_env_patterns apply to every entry, as at admission.
+ * k8s references become secretKeyRef entries on their own Secret;
  * external ones become secretKeyRef entries on run_secret_name, keyed by the
  * env name, and their values go into *data.
  * On success *container_env is a new reference and *data is owned by the

@@ -195,6 +195,15 @@ static int parse_config_entry(struct mason_secret_backend_config *b, const char 
 {
     const struct config_key *ck = find_config_key(key);
 
+    if (!strcmp(key, "auth_method") && b->kind == MASON_SECRET_BACKEND_VAULT) {
+        /* Osmia's key; Kubernetes auth is the only method the Vault backend implements. */
+        if (!json_is_string(value) || strcmp(json_string_value(value), "kubernetes")) {
+            mason_buf_addf(err, "%s.auth_method: unsupported (the only method is \"kubernetes\")",
+                           path);
+            return MASON_ECONFIG;
+        }
+        return 0;
+    }
     if (!strcmp(key, "cache_ttl")) {
         if (!json_is_string(value) ||
             mason_secrets_parse_duration(json_string_value(value), &b->cache_ttl_seconds)) {

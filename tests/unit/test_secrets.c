@@ -526,6 +526,8 @@ static const struct env_error_case env_errors[] = {
      " {\"name\": \"AWS_SECRET_ACCESS_KEY\", \"secretRef\": \"aws-sm://prod/db#password\"}]",
      MASON_EPOLICY, "SecretEnvNameBlocked",
      "env AWS_SECRET_ACCESS_KEY: the name matches blocked pattern \"AWS_*\""},
+    {"[{\"name\": \"AWS_PROFILE\", \"value\": \"prod\"}]", MASON_EPOLICY, "SecretEnvNameBlocked",
+     "env AWS_PROFILE: the name matches blocked pattern \"AWS_*\""},
 };
 
 /* Every case fails before any backend call, and leaves the outputs NULL. */

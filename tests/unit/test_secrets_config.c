@@ -251,7 +251,7 @@ static void config_reads_backends_and_policy(void **state)
         "   \"assume_role_arn\": \"arn:aws:iam::123456789012:role/reader\","
         "   \"cache_ttl\": \"1h30m\"}},"
         " {\"scheme\": \"vault\", \"backend\": \"vault\", \"config\": {"
-        "   \"address\": \"https://127.0.0.1:8200\", \"role\": \"mason\","
+        "   \"address\": \"https://127.0.0.1:8200\", \"role\": \"mason\", \"auth_method\": \"kubernetes\","
         "   \"mount_path\": \"k8s-prod\", \"kv_mount\": \"kv\", \"namespace\": \"team-a\","
         "   \"ca_file\": \"/etc/vault/ca.pem\", \"token_path\": \"/var/run/token\","
         "   \"cache_ttl\": \"0s\"}}],"
@@ -338,6 +338,12 @@ static const struct config_error_case config_errors[] = {
     {"{\"backends\": [{\"scheme\": \"v\", \"backend\": \"vault\","
      "  \"config\": {\"address\": \"http://127.0.0.1:1\", \"role\": \"r\", \"secret\": 1}}]}",
      "secret_resolver.backends[0].config: unknown key \"secret\""},
+    {"{\"backends\": [{\"scheme\": \"v\", \"backend\": \"vault\", \"config\": {"
+     "  \"address\": \"http://127.0.0.1:1\", \"role\": \"r\", \"auth_method\": \"approle\"}}]}",
+     "secret_resolver.backends[0].config.auth_method: unsupported"},
+    {"{\"backends\": [{\"scheme\": \"sm\", \"backend\": \"aws-secrets-manager\","
+     "  \"config\": {\"endpoint\": \"http://127.0.0.1:1\", \"auth_method\": \"kubernetes\"}}]}",
+     "secret_resolver.backends[0].config: unknown key \"auth_method\""},
     {"{\"policy\": []}", "secret_resolver.policy: must be a mapping"},
     {"{\"policy\": {\"allowed\": []}}", "secret_resolver.policy: unknown key \"allowed\""},
     {"{\"policy\": {\"allowed_schemes\": \"k8s\"}}",
