@@ -35,15 +35,17 @@ obj = $(patsubst %.c,$(B)/%.o,$(1))
 LIBCOMMON := $(B)/libmason-common.a
 LIBOPERATOR := $(B)/libmason-operator.a
 LIBWEBHOOK := $(B)/libmason-webhook.a
-LIBS := $(LIBOPERATOR) $(LIBWEBHOOK) $(LIBCOMMON)
+# The webhook library calls the operator's secret policy, so it comes first.
+LIBS := $(LIBWEBHOOK) $(LIBOPERATOR) $(LIBCOMMON)
 OPERATOR := $(B)/bin/mason-operator
 WEBHOOK := $(B)/bin/mason-webhook
+TOOLS := $(patsubst tools/%.c,$(B)/bin/%,$(wildcard tools/*.c))
 TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(TEST_SRC))
 FUZZ_REPLAY := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 
 .PHONY: all check test unit valgrind e2e demo bench fuzz fuzz-replay fmt fmt-check lint clean \
 	deps cluster-up cluster-down toolchain
-all: $(OPERATOR) $(if $(wildcard webhook/main.c),$(WEBHOOK))
+all: $(OPERATOR) $(if $(wildcard webhook/main.c),$(WEBHOOK)) $(TOOLS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -62,6 +64,11 @@ $(OPERATOR): $(call obj,operator/main.c) $(LIBS)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
 $(WEBHOOK): $(call obj,webhook/main.c) $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
+# Tools: every tools/NAME.c is one program, build/<variant>/bin/NAME.
+$(B)/bin/%: $(B)/tools/%.o $(LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
@@ -115,7 +122,7 @@ cluster-up:
 cluster-down:
 	@e2e/cluster.sh down
 
-FMT_FILES = $(wildcard common/*.[ch] operator/*.[ch] webhook/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] bench/*.[ch])
+FMT_FILES = $(wildcard common/*.[ch] operator/*.[ch] webhook/*.[ch] tools/*.[ch] tests/unit/*.[ch] tests/fuzz/*.[ch] bench/*.[ch])
 fmt:
 	clang-format -i $(FMT_FILES)
 

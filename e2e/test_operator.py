@@ -59,8 +59,8 @@ def namespace(cluster):
 
 
 @pytest.fixture
-def operator(operator_factory):
-    return operator_factory()
+def operator(operator_factory, namespace):
+    return operator_factory(namespaces=[namespace])
 
 
 def test_apply_creates_hardened_job_and_policy(cluster, namespace, operator):
@@ -163,21 +163,22 @@ def test_delete_removes_owned_objects(cluster, namespace, operator):
                TASK_TIMEOUT, "owned objects to be garbage-collected")
 
 
-def test_restricted_namespace_admits_agent_pods(cluster, operator):
+def test_restricted_namespace_admits_agent_pods(cluster, operator_factory):
     ns = cluster.namespace("restricted", labels={
         "pod-security.kubernetes.io/enforce": "restricted",
         "pod-security.kubernetes.io/enforce-version": "latest"})
+    operator_factory(namespaces=[ns])
     _, pod = started_task(cluster, ns, "restricted-ok")
     assert cluster.get("pod", pod, namespace=ns)
 
 
 def test_kill_during_burst_gives_one_job_per_task(cluster, namespace, operator_factory):
-    op = operator_factory()
+    op = operator_factory(namespaces=[namespace])
     tasks = "---\n".join(json.dumps(agent_task(f"burst-{i}", namespace)) for i in range(50))
     cluster.apply(tasks)
     time.sleep(1.0)
     op.kill(signal.SIGKILL)
-    operator_factory()
+    operator_factory(namespaces=[namespace])
 
     def all_have_jobs():
         jobs = cluster.items("jobs", namespace=namespace)
@@ -212,10 +213,10 @@ def test_invalid_task_is_rejected_by_api_server(cluster, namespace):
 def test_leader_election_lets_one_replica_act(cluster, namespace, operator_factory):
     lease_ns = cluster.namespace("lease")
     args = ["--leader-elect", "--leader-election-namespace", lease_ns]
-    first = operator_factory(args=args)
+    first = operator_factory(namespaces=[namespace], args=args)
     wait_until(lambda: any("holds Lease" in l.get("msg", "") for l in first.log_lines()), 30,
                "the first replica to take the Lease")
-    second = operator_factory(args=args)
+    second = operator_factory(namespaces=[namespace], args=args)
     wait_until(lambda: any("waiting for Lease" in l.get("msg", "") for l in second.log_lines()),
                30, "the second replica to wait")
     started_task(cluster, namespace, "elected")

@@ -42,8 +42,8 @@ static const cyaml_schema_value_t port_entry = {
 };
 
 static const cyaml_schema_field_t auth_fields[] = {
-    CYAML_FIELD_STRING_PTR("api_key_secret", OPT_PTR, struct mason_engine_auth, api_key_secret,
-                           1, 253),
+    CYAML_FIELD_STRING_PTR("api_key_secret", OPT_PTR, struct mason_engine_auth, api_key_secret, 1,
+                           253),
     CYAML_FIELD_STRING_PTR("api_key_secret_key", OPT_PTR, struct mason_engine_auth,
                            api_key_secret_key, 1, 253),
     CYAML_FIELD_IGNORE("method", OPT),
@@ -77,12 +77,12 @@ static const cyaml_schema_field_t engines_fields[] = {
 #define DEFAULTS(member) defaults.member
 static const cyaml_schema_field_t defaults_fields[] = {
     CYAML_FIELD_STRING_PTR("engine", OPT_PTR, struct mason_config, DEFAULTS(engine), 1, 64),
-    CYAML_FIELD_STRING_PTR("memory_request", OPT_PTR, struct mason_config,
-                           DEFAULTS(memory_request), 1, 64),
+    CYAML_FIELD_STRING_PTR("memory_request", OPT_PTR, struct mason_config, DEFAULTS(memory_request),
+                           1, 64),
     CYAML_FIELD_STRING_PTR("cpu_request", OPT_PTR, struct mason_config, DEFAULTS(cpu_request), 1,
                            64),
-    CYAML_FIELD_STRING_PTR("memory_limit", OPT_PTR, struct mason_config, DEFAULTS(memory_limit),
-                           1, 64),
+    CYAML_FIELD_STRING_PTR("memory_limit", OPT_PTR, struct mason_config, DEFAULTS(memory_limit), 1,
+                           64),
     CYAML_FIELD_UINT("max_duration_seconds", OPT, struct mason_config,
                      DEFAULTS(max_duration_seconds)),
     CYAML_FIELD_UINT("ttl_seconds_after_finished", OPT, struct mason_config,
@@ -107,8 +107,7 @@ static const cyaml_schema_field_t guardrails_fields[] = {
 
 static const cyaml_schema_field_t egress_fields[] = {
     CYAML_FIELD_STRING_PTR("cidr", CYAML_FLAG_POINTER, struct mason_egress_rule, cidr, 1, 64),
-    CYAML_FIELD_SEQUENCE("except", OPT_PTR, struct mason_egress_rule, except, &string_entry, 0,
-                         64),
+    CYAML_FIELD_SEQUENCE("except", OPT_PTR, struct mason_egress_rule, except, &string_entry, 0, 64),
     CYAML_FIELD_SEQUENCE("ports", OPT_PTR, struct mason_egress_rule, ports, &port_entry, 0, 64),
     CYAML_FIELD_STRING_PTR("protocol", OPT_PTR, struct mason_egress_rule, protocol, 1, 8),
     CYAML_FIELD_END,
@@ -129,22 +128,35 @@ static const cyaml_schema_value_t egress_entry = {
     }
 
 static const cyaml_schema_field_t network_policy_fields[] = {
-    CYAML_FIELD_SEQUENCE("extra_egress", OPT_PTR, struct mason_config, extra_egress,
-                         &egress_entry, 0, 256),
+    CYAML_FIELD_SEQUENCE("extra_egress", OPT_PTR, struct mason_config, extra_egress, &egress_entry,
+                         0, 256),
+    CYAML_FIELD_END,
+};
+
+static const cyaml_schema_field_t sessions_fields[] = {
+    CYAML_FIELD_STRING_PTR("storage_class", OPT_PTR, struct mason_config, sessions.storage_class, 1,
+                           253),
+    CYAML_FIELD_STRING_PTR("size", OPT_PTR, struct mason_config, sessions.size, 1, 64),
+    CYAML_FIELD_STRING_PTR("shared_claim", OPT_PTR, struct mason_config, sessions.shared_claim, 1,
+                           253),
+    CYAML_FIELD_UINT("ttl_hours", OPT, struct mason_config, sessions.ttl_hours),
     CYAML_FIELD_END,
 };
 
 static const cyaml_schema_field_t top_fields[] = {
     CYAML_FIELD_STRING_PTR("log_level", OPT_PTR, struct mason_config, log_level, 1, 16),
-    CYAML_FIELD_SEQUENCE("namespaces", OPT_PTR, struct mason_config, namespaces, &string_entry,
-                         0, 1024),
+    CYAML_FIELD_SEQUENCE("namespaces", OPT_PTR, struct mason_config, namespaces, &string_entry, 0,
+                         1024),
     CYAML_FIELD_STRING_PTR("listen", OPT_PTR, struct mason_config, listen, 1, 128),
     NESTED("defaults", defaults_fields),
     NESTED("engines", engines_fields),
     NESTED("guardrails", guardrails_fields),
     NESTED("network_policy", network_policy_fields),
+    NESTED("sessions", sessions_fields),
     CYAML_FIELD_IGNORE("secret_resolver", OPT),
     CYAML_FIELD_IGNORE("approvals", OPT),
+    CYAML_FIELD_IGNORE("scoring", OPT),
+    CYAML_FIELD_IGNORE("pricing", OPT),
     CYAML_FIELD_END,
 };
 
@@ -220,6 +232,10 @@ static void config_apply_defaults(struct mason_config *cfg)
     cfg->defaults.cpu_request = dup_default(cfg->defaults.cpu_request, "500m");
     cfg->defaults.home_size_limit = dup_default(cfg->defaults.home_size_limit, "1Gi");
     cfg->defaults.workspace_size_limit = dup_default(cfg->defaults.workspace_size_limit, "10Gi");
+    cfg->sessions.size = dup_default(cfg->sessions.size, "5Gi");
+    cfg->sessions.shared_claim = dup_default(cfg->sessions.shared_claim, "mason-sessions");
+    if (!cfg->sessions.ttl_hours)
+        cfg->sessions.ttl_hours = 168;
     if (!cfg->defaults.max_duration_seconds)
         cfg->defaults.max_duration_seconds = cfg->guardrails.max_job_duration_minutes
                                                  ? cfg->guardrails.max_job_duration_minutes * 60
@@ -232,8 +248,8 @@ static void config_apply_defaults(struct mason_config *cfg)
         cfg->guardrails.stall_minutes = 15;
 }
 
-__attribute__((format(printf, 2, 3))) static int config_fail(struct mason_buf *err,
-                                                             const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int config_fail(struct mason_buf *err, const char *fmt,
+                                                             ...)
 {
     va_list ap;
 
@@ -250,8 +266,9 @@ static int config_validate_egress(const struct mason_config *cfg, struct mason_b
         const struct mason_egress_rule *r = &cfg->extra_egress[i];
 
         if (!strchr(r->cidr, '/'))
-            return config_fail(err, "%s: invalid CIDR \"%s\"; write it as address/prefix, such as 10.0.0.0/8",
-                               "network_policy.extra_egress[].cidr", r->cidr);
+            return config_fail(
+                err, "%s: invalid CIDR \"%s\"; write it as address/prefix, such as 10.0.0.0/8",
+                "network_policy.extra_egress[].cidr", r->cidr);
         if (r->protocol && strcmp(r->protocol, "TCP") && strcmp(r->protocol, "UDP") &&
             strcmp(r->protocol, "SCTP"))
             return config_fail(err, "%s: invalid protocol \"%s\"; use TCP, UDP or SCTP",
@@ -273,6 +290,7 @@ static int config_validate(const struct mason_config *cfg, struct mason_buf *err
         {"defaults.memory_limit", cfg->defaults.memory_limit},
         {"defaults.home_size_limit", cfg->defaults.home_size_limit},
         {"defaults.workspace_size_limit", cfg->defaults.workspace_size_limit},
+        {"sessions.size", cfg->sessions.size},
     };
 
     if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
@@ -280,12 +298,14 @@ static int config_validate(const struct mason_config *cfg, struct mason_buf *err
         return config_fail(err, "%s: invalid value \"%s\"; use debug, info, warn or error",
                            "log_level", cfg->log_level);
     if (mason_engine_lookup(cfg->defaults.engine, &engine) != 0)
-        return config_fail(err, "%s: unknown engine \"%s\"; use claude-code, codex, cline, opencode or aider",
-                           "defaults.engine", cfg->defaults.engine);
+        return config_fail(
+            err, "%s: unknown engine \"%s\"; use claude-code, codex, cline, opencode or aider",
+            "defaults.engine", cfg->defaults.engine);
     for (size_t i = 0; i < sizeof(quantities) / sizeof(quantities[0]); i++)
         if (quantities[i][1] && !mason_quantity_valid(quantities[i][1]))
-            return config_fail(err, "%s: invalid quantity \"%s\"; use a Kubernetes quantity such as 4Gi or 500m",
-                               quantities[i][0], quantities[i][1]);
+            return config_fail(
+                err, "%s: invalid quantity \"%s\"; use a Kubernetes quantity such as 4Gi or 500m",
+                quantities[i][0], quantities[i][1]);
     if (cfg->guardrails.max_cost_per_job < 0)
         return config_fail(err, "%s: must not be negative (got %g)", "guardrails.max_cost_per_job",
                            cfg->guardrails.max_cost_per_job);
@@ -304,6 +324,8 @@ static int config_raw_sections(struct mason_config *cfg, const char *text, size_
     if (json_is_object(doc)) {
         cfg->secret_resolver = json_incref(json_object_get(doc, "secret_resolver"));
         cfg->approvals = json_incref(json_object_get(doc, "approvals"));
+        cfg->scoring = json_incref(json_object_get(doc, "scoring"));
+        cfg->pricing = json_incref(json_object_get(doc, "pricing"));
     }
     json_decref(doc);
     return 0;
@@ -385,12 +407,14 @@ void mason_config_free(struct mason_config *cfg)
         return;
     json_decref(cfg->secret_resolver);
     json_decref(cfg->approvals);
+    json_decref(cfg->scoring);
+    json_decref(cfg->pricing);
     cyaml_free(&cy, &top_schema, cfg, 0);
 }
 
 int mason_quantity_valid(const char *s)
 {
-    static const char *const suffixes[] = {"",  "m", "k",  "M",  "G",  "T",  "P", "E",
+    static const char *const suffixes[] = {"",   "m",  "k",  "M",  "G",  "T",  "P", "E",
                                            "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", NULL};
     char *end;
     double value;

@@ -47,7 +47,7 @@ struct mason_config {
     char *log_level;
     char **namespaces; /* watched namespaces; none means all */
     unsigned namespaces_count;
-    char *listen;      /* operator HTTP endpoint, host:port */
+    char *listen; /* operator HTTP endpoint, host:port */
     struct {
         char *engine;
         char *memory_request;
@@ -68,8 +68,16 @@ struct mason_config {
     } guardrails;
     struct mason_egress_rule *extra_egress;
     unsigned extra_egress_count;
+    struct {
+        char *storage_class; /* StorageClass of session claims; NULL for the cluster default */
+        char *size;          /* size of a per-taskrun-pvc claim; default 5Gi */
+        char *shared_claim;  /* ReadWriteMany claim of shared-pvc; default mason-sessions */
+        unsigned ttl_hours;  /* an AgentSession expires this long after its last use; default 168 */
+    } sessions;
     json_t *secret_resolver; /* raw section for the secret resolver, or NULL */
     json_t *approvals;       /* raw section for approvals, or NULL */
+    json_t *scoring;         /* raw section for trajectory scoring, or NULL */
+    json_t *pricing;         /* raw section for the per-model price table, or NULL */
 };
 
 /* Returns the engine's configuration name ("claude-code"), or NULL. */

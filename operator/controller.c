@@ -10,7 +10,9 @@
 
 #include "error.h"
 #include "log.h"
+#include "follower.h"
 #include "operator.h"
+#include "watch_runs.h"
 #include "banned.h"
 
 #define SYNC_TIMEOUT_MS 120000L
@@ -168,7 +170,9 @@ int mason_controller_start(struct mason_operator *op, struct mason_buf *err)
     op->queue = mason_queue_create();
     if (!op->queue)
         return MASON_ENOMEM;
-    rc = create_informers(op);
+    rc = watch_runs_start(op);
+    if (rc == 0)
+        rc = create_informers(op);
     if (rc == 0)
         rc = start_informers(op, err);
     if (rc == 0)
@@ -181,19 +185,22 @@ int mason_controller_start(struct mason_operator *op, struct mason_buf *err)
     return 0;
 }
 
-/* Workers stop first, because they read the informers' caches; informers stop before the
- * queue is freed, because their handlers add keys to it. */
+/* Workers stop first, because they read the informers' caches; the follower and the
+ * informers stop before the queue is freed, because their callbacks add keys to it. */
 void mason_controller_stop(struct mason_operator *op)
 {
     if (op->queue) {
         mason_queue_shutdown(op->queue);
         mason_queue_join_workers(op->queue);
     }
+    mason_follower_free(op->follower);
+    op->follower = NULL;
     for (size_t i = 0; i < op->informer_count; i++) {
         mason_informer_free(op->tasks ? op->tasks[i] : NULL);
         mason_informer_free(op->jobs ? op->jobs[i] : NULL);
     }
     mason_queue_free(op->queue);
+    watch_runs_stop(op);
     free(op->tasks);
     free(op->jobs);
     op->tasks = op->jobs = NULL;

@@ -18,6 +18,7 @@
 #include "leader.h"
 #include "log.h"
 #include "operator.h"
+#include "price_table.h"
 #include "secrets.h"
 #include "banned.h"
 
@@ -58,9 +59,14 @@ static void usage(FILE *out)
 static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},  {"kubeconfig", required_argument, NULL, 'k'},
-        {"workers", required_argument, NULL, 'w'}, {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"kubeconfig", required_argument, NULL, 'k'},
+        {"workers", required_argument, NULL, 'w'},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {"leader-elect", no_argument, NULL, 'L'},
+        {"leader-election-namespace", required_argument, NULL, 'N'},
+        {NULL, 0, NULL, 0},
     };
     int c;
     char *end;
@@ -85,6 +91,12 @@ static int parse_options(int argc, char **argv, struct options *o)
                         optarg);
                 return 2;
             }
+            break;
+        case 'L':
+            o->leader_elect = 1;
+            break;
+        case 'N':
+            o->leader_namespace = optarg;
             break;
         case 'V':
             puts("mason-operator " MASON_VERSION);
@@ -133,6 +145,9 @@ static int setup(const struct options *o, struct mason_operator *op, struct maso
     mason_kube_config_release(&kc);
     if (rc != 0)
         return rc;
+    rc = mason_price_table_load(op->cfg->pricing, &op->pricing, err);
+    if (rc != 0)
+        return rc;
     rc = mason_secrets_config_parse(op->cfg->secret_resolver, &sc, err);
     if (rc != 0)
         return rc;
@@ -145,6 +160,7 @@ static void teardown(struct mason_operator *op)
     mason_controller_stop(op);
     mason_http_stop(op->http);
     mason_secrets_free(op->secrets);
+    mason_price_table_release(&op->pricing);
     mason_kube_free(op->kube);
     mason_config_free(op->cfg);
 }

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "http.h"
 #include "informer.h"
+#include "pricing.h"
 #include "kube.h"
 #include "queue.h"
 #include "secrets.h"
@@ -31,6 +32,9 @@ struct mason_operator {
     char instance[128]; /* host name, the reportingInstance of Events */
     struct mason_operator_metrics metrics;
     struct mason_http *http;
+    struct mason_runs *runs;         /* what each followed run's stream reported */
+    struct mason_follower *follower; /* reads the agent pods' logs */
+    struct mason_pricing pricing;    /* prices of the configuration, else the defaults */
 };
 
 extern const struct mason_kube_resource MASON_KUBE_CONFIGMAPS;

@@ -156,3 +156,13 @@ void mason_task_policy_name(const struct mason_task *t, struct mason_buf *out)
     mason_name_shorten(t->name, 63 - 17, out);
     mason_buf_addf(out, "-%s-egress", hash);
 }
+
+void mason_task_session_name(const struct mason_task *t, struct mason_buf *out)
+{
+    char hash[9];
+
+    task_hash(t, hash);
+    mason_buf_reset(out);
+    mason_name_shorten(t->name, 63 - 17, out);
+    mason_buf_addf(out, "-%s-session", hash);
+}

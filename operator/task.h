@@ -61,6 +61,9 @@ void mason_task_job_name(const struct mason_task *t, int run, struct mason_buf *
 /* Writes the name of the task's NetworkPolicy (within 63 characters). */
 void mason_task_policy_name(const struct mason_task *t, struct mason_buf *out);
 
+/* Writes the name of the task's AgentSession and per-task claim (within 63 characters). */
+void mason_task_session_name(const struct mason_task *t, struct mason_buf *out);
+
 /* Writes a DNS-label-safe prefix of name of at most max characters. */
 void mason_name_shorten(const char *name, size_t max, struct mason_buf *out);
 

@@ -9,7 +9,7 @@ set -euo pipefail
 
 debs=(build-essential pkg-config libcurl4-openssl-dev libjansson-dev libyaml-dev
       libcyaml-dev libssl-dev libmicrohttpd-dev libsqlite3-dev libcmocka-dev
-      clang clang-format valgrind openssl curl)
+      clang libclang-rt-14-dev clang-format valgrind openssl curl)
 pips=("moto[server]==5.2.1" "pytest" "PyYAML" "requests" "cryptography")
 
 missing_debs()

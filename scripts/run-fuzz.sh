@@ -35,17 +35,18 @@ replay()
 
 libfuzzer()
 {
+    # The libraries get their own build directory: the gcc sanitizer build in
+    # build/address-undefined/ has no fuzzer instrumentation.
     local seconds=${FUZZ_SECONDS:-60} src name b=build/libfuzzer rc=0
-    make -s CC=clang SANITIZE=address,undefined CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" \
-        build/address-undefined/libmason-common.a build/address-undefined/libmason-operator.a \
-        build/address-undefined/libmason-webhook.a || return 1
+    local lib=build/libfuzzer-lib/address-undefined
+    make -s B="$lib" CC=clang SANITIZE=address,undefined CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" \
+        "$lib/libmason-common.a" "$lib/libmason-operator.a" "$lib/libmason-webhook.a" || return 1
     mkdir -p "$b"
     for src in "$@"; do
         name=$(basename "$src" .c)
         clang -std=c11 -D_GNU_SOURCE -O1 -g -fsanitize=fuzzer,address,undefined -Icommon \
             -Ioperator -Iwebhook $(pkg-config --cflags jansson) -o "$b/$name" "$src" \
-            build/address-undefined/libmason-operator.a build/address-undefined/libmason-webhook.a \
-            build/address-undefined/libmason-common.a \
+            "$lib/libmason-webhook.a" "$lib/libmason-operator.a" "$lib/libmason-common.a" \
             $(pkg-config --libs libcurl jansson yaml-0.1 libcyaml openssl libmicrohttpd sqlite3) \
             -lpthread -lm || return 1
         mkdir -p "tests/fuzz/corpus-run/$name"

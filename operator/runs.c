@@ -1,0 +1,239 @@
+#include "runs.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "usage.h"
+#include "banned.h"
+
+/* Cost samples kept for the cost-per-10-minutes ceiling: one per event that changed the cost. */
+#define COST_WINDOW_SECONDS 600
+#define COST_SAMPLES 256
+
+struct cost_sample {
+    time_t at;
+    double cost;
+};
+
+struct run_entry {
+    struct run_entry *next;
+    char *uid;
+    int index;
+    struct mason_usage usage;
+    time_t started;
+    time_t last_event;
+    bool stream_ended;
+    struct cost_sample samples[COST_SAMPLES];
+    unsigned sample_next, sample_count;
+};
+
+struct mason_runs {
+    pthread_mutex_t lock;
+    struct run_entry *head;
+    const struct mason_pricing *pricing;
+    size_t count;
+};
+
+struct mason_runs *mason_runs_create(const struct mason_pricing *pricing)
+{
+    struct mason_runs *runs = calloc(1, sizeof(*runs));
+
+    if (!runs)
+        return NULL;
+    pthread_mutex_init(&runs->lock, NULL);
+    runs->pricing = pricing;
+    return runs;
+}
+
+static void entry_free(struct run_entry *e)
+{
+    mason_usage_release(&e->usage);
+    free(e->uid);
+    free(e);
+}
+
+void mason_runs_free(struct mason_runs *runs)
+{
+    if (!runs)
+        return;
+    while (runs->head) {
+        struct run_entry *e = runs->head;
+
+        runs->head = e->next;
+        entry_free(e);
+    }
+    pthread_mutex_destroy(&runs->lock);
+    free(runs);
+}
+
+/* Returns the entry of (uid, index); the lock is held. */
+static struct run_entry *find(struct mason_runs *runs, const char *uid, int index)
+{
+    for (struct run_entry *e = runs->head; e; e = e->next) {
+        if (e->index == index && strcmp(e->uid, uid) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+int mason_runs_add(struct mason_runs *runs, const char *uid, int index, const char *model)
+{
+    struct run_entry *e;
+    int rc = 1;
+
+    pthread_mutex_lock(&runs->lock);
+    if (find(runs, uid, index)) {
+        rc = 0;
+        goto out;
+    }
+    e = calloc(1, sizeof(*e));
+    if (!e || !(e->uid = strdup(uid)) || mason_usage_init(&e->usage, runs->pricing, model) != 0) {
+        if (e)
+            free(e->uid);
+        free(e);
+        rc = MASON_ENOMEM;
+        goto out;
+    }
+    e->index = index;
+    e->started = time(NULL);
+    e->next = runs->head;
+    runs->head = e;
+    runs->count++;
+out:
+    pthread_mutex_unlock(&runs->lock);
+    return rc;
+}
+
+bool mason_runs_has(struct mason_runs *runs, const char *uid, int index)
+{
+    bool found;
+
+    pthread_mutex_lock(&runs->lock);
+    found = find(runs, uid, index) != NULL;
+    pthread_mutex_unlock(&runs->lock);
+    return found;
+}
+
+static void add_cost_sample(struct run_entry *e, double cost, time_t now)
+{
+    e->samples[e->sample_next] = (struct cost_sample){now, cost};
+    e->sample_next = (e->sample_next + 1) % COST_SAMPLES;
+    if (e->sample_count < COST_SAMPLES)
+        e->sample_count++;
+}
+
+void mason_runs_event(struct mason_runs *runs, const char *uid, int index,
+                      const struct mason_event *ev)
+{
+    struct run_entry *e;
+
+    pthread_mutex_lock(&runs->lock);
+    e = find(runs, uid, index);
+    if (e) {
+        double before = mason_usage_total(&e->usage).cost_usd;
+        double after;
+
+        mason_usage_add(&e->usage, ev);
+        e->last_event = time(NULL);
+        after = mason_usage_total(&e->usage).cost_usd;
+        if (after != before)
+            add_cost_sample(e, after, e->last_event);
+    }
+    pthread_mutex_unlock(&runs->lock);
+}
+
+void mason_runs_stream_ended(struct mason_runs *runs, const char *uid, int index)
+{
+    struct run_entry *e;
+
+    pthread_mutex_lock(&runs->lock);
+    e = find(runs, uid, index);
+    if (e)
+        e->stream_ended = true;
+    pthread_mutex_unlock(&runs->lock);
+}
+
+/* The cost spent within the last ten minutes: now's total minus the total before the window. */
+static double cost_in_window(const struct run_entry *e, double total, time_t now)
+{
+    double before = 0;
+
+    for (unsigned i = 0; i < e->sample_count; i++) {
+        const struct cost_sample *s = &e->samples[i];
+
+        if (s->at < now - COST_WINDOW_SECONDS && s->cost > before)
+            before = s->cost;
+    }
+    return total - before;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+void mason_runs_snapshot(struct mason_runs *runs, const char *uid, int index,
+                         struct mason_run_snapshot *out)
+{
+    struct run_entry *e;
+
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&runs->lock);
+    e = find(runs, uid, index);
+    if (e) {
+        struct mason_usage_part total = mason_usage_total(&e->usage);
+
+        out->found = true;
+        out->usage = mason_usage_to_json(&e->usage);
+        out->cost_usd = total.cost_usd;
+        out->turns = mason_usage_turns(&e->usage);
+        out->session_id = dup_or_null(e->usage.session_id);
+        out->has_result = e->usage.has_result;
+        out->outcome = e->usage.outcome;
+        out->result_text = dup_or_null(e->usage.result_text);
+        out->started = e->started;
+        out->last_event = e->last_event;
+        out->cost_last_10_minutes = cost_in_window(e, total.cost_usd, time(NULL));
+        out->stream_ended = e->stream_ended;
+    }
+    pthread_mutex_unlock(&runs->lock);
+}
+
+void mason_run_snapshot_release(struct mason_run_snapshot *s)
+{
+    json_decref(s->usage);
+    free(s->session_id);
+    free(s->result_text);
+    memset(s, 0, sizeof(*s));
+}
+
+void mason_runs_remove(struct mason_runs *runs, const char *uid, int index)
+{
+    struct run_entry **p;
+
+    pthread_mutex_lock(&runs->lock);
+    for (p = &runs->head; *p; p = &(*p)->next) {
+        if ((*p)->index == index && strcmp((*p)->uid, uid) == 0) {
+            struct run_entry *e = *p;
+
+            *p = e->next;
+            entry_free(e);
+            runs->count--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&runs->lock);
+}
+
+size_t mason_runs_count(struct mason_runs *runs)
+{
+    size_t n;
+
+    pthread_mutex_lock(&runs->lock);
+    n = runs->count;
+    pthread_mutex_unlock(&runs->lock);
+    return n;
+}

@@ -1,0 +1,75 @@
+/*
+ * What the operator has read from the output stream of each running agent:
+ * usage and cost, the engine's session id and final result, and when the
+ * last event came. The stream follower writes here from its thread; the
+ * reconciler reads snapshots and writes them into the AgentTask status.
+ * Entries are keyed by task uid and run index, and rebuilt from the start of
+ * the pod log after an operator restart, so usage is recomputed, never added
+ * twice.
+ */
+#ifndef MASON_RUNS_H
+#define MASON_RUNS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <time.h>
+
+#include "config.h"
+#include "event.h"
+#include "pricing.h"
+
+/* A copy of one run's state at one moment. Strings are owned; release with
+ * mason_run_snapshot_release. */
+struct mason_run_snapshot {
+    bool found;
+    json_t *usage; /* status.usage shape (turns, toolCalls, tokens, costUSD), new reference */
+    double cost_usd;
+    unsigned turns;
+    char *session_id; /* the engine's session id, or NULL before the init event */
+    bool has_result;
+    enum mason_outcome outcome;
+    char *result_text; /* the final result text, or NULL */
+    time_t started;    /* when the entry was created */
+    time_t last_event; /* when the last event arrived, or 0 */
+    double cost_last_10_minutes;
+    bool stream_ended; /* the log stream ended (the container exited) */
+};
+
+struct mason_runs;
+
+/* Creates an empty registry. pricing (borrowed, may be NULL) prices tokens when the engine
+ * reports no cost. */
+struct mason_runs *mason_runs_create(const struct mason_pricing *pricing);
+
+void mason_runs_free(struct mason_runs *runs);
+
+/*
+ * Adds the run (task uid, index) unless present. Returns 1 when it was
+ * added, so the caller starts following its log, 0 when it was there, or
+ * MASON_ENOMEM.
+ */
+int mason_runs_add(struct mason_runs *runs, const char *uid, int index, const char *model);
+
+/* Returns whether the run (uid, index) is registered. */
+bool mason_runs_has(struct mason_runs *runs, const char *uid, int index);
+
+/* Accounts one event of run (uid, index). Unknown runs are ignored. */
+void mason_runs_event(struct mason_runs *runs, const char *uid, int index,
+                      const struct mason_event *ev);
+
+/* Marks the run's stream as ended. */
+void mason_runs_stream_ended(struct mason_runs *runs, const char *uid, int index);
+
+/* Fills out with a copy of the run's state; out->found is false for an unknown run. */
+void mason_runs_snapshot(struct mason_runs *runs, const char *uid, int index,
+                         struct mason_run_snapshot *out);
+
+void mason_run_snapshot_release(struct mason_run_snapshot *s);
+
+/* Forgets the run (after it ended and its state was written to the status). */
+void mason_runs_remove(struct mason_runs *runs, const char *uid, int index);
+
+/* Returns the number of runs tracked. */
+size_t mason_runs_count(struct mason_runs *runs);
+
+#endif
