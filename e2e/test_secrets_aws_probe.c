@@ -10,6 +10,7 @@
  *   stats         print the resolver's lookup and backend call counts
  * Exits 0 when every command ran, whatever the lookups returned.
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +21,13 @@
 #include "error.h"
 #include "secrets.h"
 
-static time_t now_value;
+/* Read by the resolver's sweeper thread too, hence atomic. */
+static _Atomic(time_t) now_value;
 
 static time_t probe_clock(void *arg)
 {
     (void)arg;
-    return now_value;
+    return atomic_load(&now_value);
 }
 
 static void print_json(json_t *line)

@@ -14,6 +14,7 @@
 
 #define MAX_CACHE_ENTRIES 10000
 #define MAX_FLIGHT_RETRIES 3
+#define SWEEP_INTERVAL_SECONDS 1
 
 enum entry_state { ENTRY_EMPTY, ENTRY_LOADING, ENTRY_READY, ENTRY_FAILED };
 
@@ -38,6 +39,10 @@ struct mason_secrets {
     struct mason_secret_backend **backends; /* parallel to cfg.backends; NULL for k8s */
     pthread_mutex_t lock;
     pthread_cond_t done;
+    pthread_cond_t stop_sweeper;
+    pthread_t sweeper;
+    bool sweeper_running;
+    bool stopping;
     struct cache_entry *entries;
     time_t (*now)(void *arg);
     void *now_arg;
@@ -94,6 +99,29 @@ static struct mason_secret_backend *create_backend(const struct mason_secret_bac
     return backend;
 }
 
+static void evict_locked(struct mason_secrets *s, time_t now);
+
+/*
+ * Evicts expired entries every SWEEP_INTERVAL_SECONDS until the resolver is
+ * freed, so no value stays in memory much past its TTL even when no lookup
+ * comes.
+ */
+static void *sweep_main(void *arg)
+{
+    struct mason_secrets *s = arg;
+    struct timespec deadline;
+
+    pthread_mutex_lock(&s->lock);
+    while (!s->stopping) {
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += SWEEP_INTERVAL_SECONDS;
+        pthread_cond_timedwait(&s->stop_sweeper, &s->lock, &deadline);
+        evict_locked(s, clock_now(s));
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
 struct mason_secrets *mason_secrets_create(struct mason_secrets_config *cfg, struct mason_buf *err)
 {
     struct mason_secrets *s = calloc(1, sizeof(*s));
@@ -106,6 +134,7 @@ struct mason_secrets *mason_secrets_create(struct mason_secrets_config *cfg, str
     memset(cfg, 0, sizeof(*cfg));
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->done, NULL);
+    pthread_cond_init(&s->stop_sweeper, NULL);
     s->backends = calloc(s->cfg.backend_count + 1, sizeof(*s->backends));
     if (!s->backends)
         goto fail;
@@ -116,6 +145,11 @@ struct mason_secrets *mason_secrets_create(struct mason_secrets_config *cfg, str
         if (!s->backends[i])
             goto fail;
     }
+    if (pthread_create(&s->sweeper, NULL, sweep_main, s)) {
+        mason_buf_adds(err, "cannot start the secret cache sweeper thread");
+        goto fail;
+    }
+    s->sweeper_running = true;
     return s;
 
 fail:
@@ -127,6 +161,13 @@ void mason_secrets_free(struct mason_secrets *s)
 {
     if (!s)
         return;
+    if (s->sweeper_running) {
+        pthread_mutex_lock(&s->lock);
+        s->stopping = true;
+        pthread_cond_signal(&s->stop_sweeper);
+        pthread_mutex_unlock(&s->lock);
+        pthread_join(s->sweeper, NULL);
+    }
     while (s->entries) {
         struct cache_entry *next = s->entries->next;
 
@@ -140,6 +181,7 @@ void mason_secrets_free(struct mason_secrets *s)
     mason_secrets_config_release(&s->cfg);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->done);
+    pthread_cond_destroy(&s->stop_sweeper);
     free(s);
 }
 

@@ -140,7 +140,8 @@ mason_secrets_vault_backend_create(const struct mason_secret_backend_config *cfg
 struct mason_secrets;
 
 /*
- * Creates a resolver and a backend for each external entry of cfg. The
+ * Creates a resolver and a backend for each external entry of cfg, and starts
+ * a thread that evicts expired cache entries every second. The
  * resolver takes over what cfg owns, and cfg is empty on return, on failure
  * too. Returns NULL with err set when a backend cannot be created.
  */

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,11 +106,12 @@ static void fake_release(struct fake_backend *fb)
     pthread_mutex_unlock(&fb->lock);
 }
 
-static time_t test_now = 1000;
+/* Read by the resolver's sweeper thread too, hence atomic. */
+static _Atomic(time_t) test_now = 1000;
 
 static time_t fake_clock(void *arg)
 {
-    return *(time_t *)arg;
+    return atomic_load((_Atomic(time_t) *)arg);
 }
 
 /* A resolver for k8s, aws-sm (TTL aws_ttl) and vault, with fake backends for the last two. */
@@ -293,6 +295,28 @@ static void cache_expires_after_ttl(void **state)
     mason_secrets_evict_expired(fx.s);
     mason_secrets_get_stats(fx.s, &st);
     assert_int_equal(st.entries, 0);
+    mason_secrets_free(fx.s);
+}
+
+/* Expired values leave memory within about a second even when no lookup or evict call comes. */
+static void sweeper_evicts_expired_entries(void **state)
+{
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    struct mason_secrets_stats st;
+    struct fixture fx;
+
+    (void)state;
+    fixture_init(&fx, "5m", NULL);
+    check_lookup(fx.s, "aws-sm://prod/db#password", "pw-7f3a");
+    test_now = 1300;
+    for (int i = 0; i < 250; i++) { /* 5 s at most */
+        mason_secrets_get_stats(fx.s, &st);
+        if (st.entries == 0)
+            break;
+        nanosleep(&pause, NULL);
+    }
+    assert_int_equal(st.entries, 0);
+    assert_int_equal(fake_calls(fx.aws), 1);
     mason_secrets_free(fx.s);
 }
 
@@ -692,6 +716,7 @@ int main(void)
         cmocka_unit_test(lookup_failures_say_what_to_fix),
         cmocka_unit_test(lookup_maps_backend_errors),
         cmocka_unit_test(cache_expires_after_ttl),
+        cmocka_unit_test(sweeper_evicts_expired_entries),
         cmocka_unit_test(cache_ttl_zero_fetches_every_time),
         cmocka_unit_test(concurrent_lookups_make_one_call),
         cmocka_unit_test(concurrent_failure_reaches_every_waiter),

@@ -4,12 +4,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "error.h"
 #include "secrets.h"
+#include "yaml.h"
 
 /* Parses ref for kind; on success checks the parts, on failure that err contains want. */
 static void check_uri(const char *ref, enum mason_secret_backend_kind kind, int want_rc,
@@ -396,6 +399,53 @@ static void duration_forms(void **state)
     assert_int_equal(s, 86400);
 }
 
+/* Parses the secret_resolver section of a YAML file under the repository root. */
+static int parse_example(const char *relative, struct mason_secrets_config *cfg,
+                         struct mason_buf *err)
+{
+    const char *top = getenv("MASON_TEST_TOP");
+    struct mason_buf path = MASON_BUF_INIT, text = MASON_BUF_INIT;
+    char chunk[4096];
+    json_t *doc = NULL;
+    size_t n;
+    FILE *f;
+    int rc;
+
+    mason_buf_addf(&path, "%s/%s", top ? top : ".", relative);
+    f = fopen(mason_buf_str(&path), "r");
+    if (!f)
+        fail_msg("cannot open %s", mason_buf_str(&path));
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        assert_int_equal(mason_buf_add(&text, chunk, n), 0);
+    fclose(f);
+    assert_int_equal(mason_yaml_to_json(mason_buf_str(&text), text.len, &doc, err), 0);
+    rc = mason_secrets_config_parse(json_object_get(doc, "secret_resolver"), cfg, err);
+    json_decref(doc);
+    mason_buf_release(&path);
+    mason_buf_release(&text);
+    return rc;
+}
+
+static void config_example_file_parses(void **state)
+{
+    struct mason_secrets_config cfg;
+    struct mason_buf err = MASON_BUF_INIT;
+
+    (void)state;
+    if (parse_example("examples/mason-config-secrets.yaml", &cfg, &err))
+        fail_msg("examples/mason-config-secrets.yaml: %s", mason_buf_str(&err));
+    assert_int_equal(cfg.backend_count, 4);
+    assert_string_equal(cfg.backends[2].scheme, "aws-shared");
+    assert_int_equal(cfg.backends[2].cache_ttl_seconds, 600);
+    assert_string_equal(cfg.backends[2].assume_role_arn,
+                        "arn:aws:iam::210987654321:role/mason-secrets-reader");
+    assert_int_equal(cfg.backends[3].kind, MASON_SECRET_BACKEND_VAULT);
+    assert_int_equal(cfg.policy.allowed_scheme_count, 4);
+    assert_int_equal(cfg.policy.blocked_env_pattern_count, 4);
+    mason_secrets_config_release(&cfg);
+    mason_buf_release(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +461,7 @@ int main(void)
         cmocka_unit_test(config_reads_backends_and_policy),
         cmocka_unit_test(config_errors_name_key_path),
         cmocka_unit_test(duration_forms),
+        cmocka_unit_test(config_example_file_parses),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
