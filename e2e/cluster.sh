@@ -155,7 +155,7 @@ start_apiserver()
 start_controllers()
 {
     start kube-controller-manager --kubeconfig "$kubeconfig" \
-        --controllers job,garbage-collector-controller,namespace-controller,serviceaccount-controller,ttl-after-finished-controller,serviceaccount-token-controller \
+        --controllers job-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,ttl-after-finished-controller,serviceaccount-token-controller,persistentvolume-binder-controller \
         --service-account-private-key-file "$dir/pki/sa.key" --root-ca-file "$dir/pki/ca.crt" \
         --use-service-account-credentials=false --leader-elect=false \
         --bind-address 127.0.0.1 --secure-port "$KCM_PORT" \
