@@ -5,7 +5,7 @@
 # plane up. The benchmarks work in namespaces of their own and delete them.
 #
 # usage: bench/run.sh [throughput] [memory] [latency]   (default: all three)
-# Results: build/bench/<name>.json; operator logs: build/bench/*-operator.log
+# Results: build/bench/operator_<name>.json; operator logs: build/bench/*-operator.log
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,11 +31,12 @@ mkdir -p "$out"
 
 failed=()
 for name in "$@"; do
-    echo "== operator_$name (output: $out/$name.out)" >&2
-    rm -f "$out/$name.json"
-    if ! python3 "bench/operator_$name.py" --json "$out/$name.json" >"$out/$name.out" 2>&1; then
-        echo "error: operator_$name failed; see $out/$name.out" >&2
-        tail -n 5 "$out/$name.out" >&2
+    echo "== operator_$name (output: $out/operator_$name.out)" >&2
+    rm -f "$out/operator_$name.json"
+    if ! python3 "bench/operator_$name.py" --json "$out/operator_$name.json" \
+        >"$out/operator_$name.out" 2>&1; then
+        echo "error: operator_$name failed; see $out/operator_$name.out" >&2
+        tail -n 5 "$out/operator_$name.out" >&2
         failed+=("$name")
     fi
 done
@@ -45,7 +46,7 @@ import json, pathlib, sys
 
 out = pathlib.Path(sys.argv[1])
 for name in sys.argv[2:]:
-    path = out / f"{name}.json"
+    path = out / f"operator_{name}.json"
     if not path.exists():
         print(f"{name}: failed, no result")
         continue
@@ -65,6 +66,6 @@ for name in sys.argv[2:]:
         print(f"latency: p50 {l.get('p50')} ms, p90 {l.get('p90')} ms, p99 {l.get('p99')} ms, "
               f"max {l.get('max')} ms over {r['count']} tasks "
               f"(target {r.get('target', 'p99 <= 100 ms')}: {met})")
-print(f"details: {out}/*.json")
+print(f"details: {out}/operator_*.json")
 SUMMARY
 [ ${#failed[@]} -eq 0 ] || exit 1
