@@ -38,12 +38,14 @@ def jobs_of(cluster, namespace, name):
                    for r in j["metadata"].get("ownerReferences", []))]
 
 
-def agent_pod(cluster, namespace, job_name):
+def agent_pod(cluster, namespace, job_name, timeout=TASK_TIMEOUT * 2):
+    """Returns the name of the Job's pod once it runs, so kwok plays its log and exit."""
     def find():
         pods = cluster.items("pods", namespace=namespace,
                              selector=f"batch.kubernetes.io/job-name={job_name}")
-        return pods[0]["metadata"]["name"] if pods else None
-    return wait_until(find, TASK_TIMEOUT, f"pod of Job {job_name}")
+        running = [p for p in pods if p.get("status", {}).get("phase") == "Running"]
+        return running[0]["metadata"]["name"] if running else None
+    return wait_until(find, timeout, f"running pod of Job {job_name}")
 
 
 def started_task(cluster, namespace, name, **spec):

@@ -44,8 +44,7 @@ void continuation_request(struct reconcile *r, json_t *run)
 {
     json_int_t done = reconcile_status_int(r, "continuations");
     json_int_t allowed = max_continuations(r);
-    const char *session_id =
-        json_string_value(json_object_get(json_object_get(r->status, "sessionRef"), "sessionID"));
+    const char *session_id = json_string_value(json_object_get(r->status, "sessionID"));
     char message[512], requested[32], expires[32];
 
     (void)run;
@@ -75,8 +74,7 @@ void continuation_request(struct reconcile *r, json_t *run)
     reconcile_requeue(r, timeout_minutes(r) * 60000L);
 }
 
-/* Removes the decision annotations, so the next request starts clean. */
-static void clear_annotations(struct reconcile *r)
+void continuation_clear_decision(struct reconcile *r)
 {
     json_t *patch = json_pack("{s:{s:{s:n, s:n}}}", "metadata", "annotations", APPROVAL_ANNOTATION,
                               APPROVED_BY_ANNOTATION);
@@ -108,8 +106,7 @@ static int continue_task(struct reconcile *r, json_t *approval, const char *by)
     const struct mason_engine_config *engine = r->op->cfg->engines[r->t.engine];
     json_t *last = mason_status_last_run(r->status);
     int index = (int)json_integer_value(json_object_get(last, "index")) + 1;
-    const char *session_id =
-        json_string_value(json_object_get(json_object_get(r->status, "sessionRef"), "sessionID"));
+    const char *session_id = json_string_value(json_object_get(r->status, "sessionID"));
     const char *prompt = engine && engine->continuation_prompt
                              ? engine->continuation_prompt
                              : "You ran out of turns. Continue the task from where you stopped.";
@@ -154,6 +151,6 @@ int continuation_step(struct reconcile *r)
         return 0;
     }
     if (rc == 0 && decision)
-        clear_annotations(r);
+        r->clear_decision = true;
     return rc;
 }

@@ -5,6 +5,7 @@
  * the task's uid and the run number, so a pass repeated after a crash finds
  * what the previous one created instead of creating it twice.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,38 @@ static json_t *status_patch(json_t *old, json_t *new_status)
     return json_pack("{s:o}", "status", patch);
 }
 
+/* Whether the session's record changed: a new run, a captured session id or a finished run. */
+static bool session_changed(struct reconcile *r, json_t *old)
+{
+    const char *old_id = json_string_value(json_object_get(old, "sessionID"));
+    const char *new_id = json_string_value(json_object_get(r->status, "sessionID"));
+
+    if (!r->session.enabled)
+        return false;
+    if (json_array_size(json_object_get(old, "runs")) !=
+        json_array_size(json_object_get(r->status, "runs")))
+        return true;
+    if (new_id && (!old_id || strcmp(old_id, new_id) != 0))
+        return true;
+    return !json_equal(json_object_get(old, "phase"), json_object_get(r->status, "phase"));
+}
+
+/* Records the use of the session in its AgentSession; a failure is logged and retried later. */
+static void touch_session(struct reconcile *r)
+{
+    json_t *patch = mason_session_status_patch(&r->t, r->op->cfg, &r->session, r->status, r->now);
+    int rc;
+
+    mason_buf_reset(&r->err);
+    rc = mason_kube_patch(r->op->kube, &MASON_KUBE_AGENTSESSIONS, r->t.namespace,
+                          mason_buf_str(&r->session.name), "status", MASON_KUBE_PATCH_MERGE, patch,
+                          MASON_FIELD_MANAGER, NULL, &r->err);
+    if (rc != 0)
+        mason_warn(&r->ctx, "updating AgentSession %s failed: %s", mason_buf_str(&r->session.name),
+                   mason_buf_str(&r->err));
+    json_decref(patch);
+}
+
 static int write_status(struct reconcile *r, json_t *old)
 {
     const char *old_phase = json_string_value(json_object_get(old, "phase"));
@@ -129,6 +162,8 @@ static int write_status(struct reconcile *r, json_t *old)
     json_decref(patch);
     if (rc != 0)
         return rc;
+    if (session_changed(r, old))
+        touch_session(r);
     if (phase && (!old_phase || strcmp(old_phase, phase) != 0)) {
         mason_info(&r->ctx, "phase %s -> %s (%s)", old_phase ? old_phase : "none", phase,
                    reason ? reason : "");
@@ -158,15 +193,18 @@ static int reconcile_task(struct reconcile *r)
     rc = ensure_network_policy(r);
     if (rc == 0)
         rc = run_step(r);
-    mason_session_plan_release(&r->session);
     if (rc == MASON_EPOLICY || rc == MASON_EINVALID_OBJECT || rc == MASON_EFORBIDDEN)
         rc = 0; /* the task is Failed; writing that is all that is left */
-    if (rc != 0) {
+    if (rc == 0)
+        rc = write_status(r, old);
+    /* The decision annotation goes only once the status holds the decision. */
+    if (rc == 0 && r->clear_decision)
+        continuation_clear_decision(r);
+    if (rc != 0)
         mason_warn(&r->ctx, "reconcile failed, will retry: %s: %s", mason_strerror(rc),
                    mason_buf_str(&r->err));
-        return rc;
-    }
-    return write_status(r, old);
+    mason_session_plan_release(&r->session);
+    return rc;
 }
 
 int mason_reconcile(struct mason_operator *op, const char *key)

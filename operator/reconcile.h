@@ -8,6 +8,7 @@
 #define MASON_RECONCILE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <time.h>
 
 #include "log.h"
@@ -24,7 +25,8 @@ struct reconcile {
     struct mason_log_ctx ctx;
     char run[16];
     time_t now;
-    long requeue_ms; /* look again after this long (0: only on the next change) */
+    long requeue_ms;     /* look again after this long (0: only on the next change) */
+    bool clear_decision; /* remove mason.dev/approval once the status is written */
     struct mason_buf err;
 };
 
@@ -63,6 +65,9 @@ int run_step(struct reconcile *r);
  * task.
  */
 void continuation_request(struct reconcile *r, json_t *run);
+
+/* Removes the decision annotations, so the next request starts clean. */
+void continuation_clear_decision(struct reconcile *r);
 
 /* Acts on a decision (annotation mason.dev/approval) or the expiry of a pending request. */
 int continuation_step(struct reconcile *r);

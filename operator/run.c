@@ -218,8 +218,7 @@ static const char *resume_id(struct reconcile *r)
 {
     if (!r->session.enabled)
         return NULL;
-    return json_string_value(
-        json_object_get(json_object_get(r->status, "sessionRef"), "sessionID"));
+    return json_string_value(json_object_get(r->status, "sessionID"));
 }
 
 /* Starts a retry after an infrastructure failure, or fails the task. */

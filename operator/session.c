@@ -4,6 +4,7 @@
 
 #include "engine.h"
 #include "jobspec.h"
+#include "status.h"
 #include "banned.h"
 
 #define SESSION_VOLUME "session"
@@ -148,4 +149,27 @@ void mason_session_mount(json_t *pod_spec, const struct mason_task *t,
         add_mount(mounts, plan, MASON_AGENT_WORKSPACE, "workspace");
     }
     mason_buf_release(&home);
+}
+
+json_t *mason_session_status_patch(const struct mason_task *t, const struct mason_config *cfg,
+                                   const struct mason_session_plan *plan, json_t *task_status,
+                                   time_t now)
+{
+    json_t *jobs = json_array(), *status, *run;
+    const char *session_id = json_string_value(json_object_get(task_status, "sessionID"));
+    char used[32], expires[32];
+    size_t i;
+
+    json_array_foreach(json_object_get(task_status, "runs"), i, run)
+        json_array_append(jobs, json_object_get(run, "job"));
+    mason_status_timestamp(now, used);
+    mason_status_timestamp(now + (time_t)cfg->sessions.ttl_hours * 3600, expires);
+    status = json_pack("{s:s, s:s, s:s, s:o, s:s, s:s, s:I}", "phase", "Ready", "backend",
+                       t->persistence, "claimName", mason_buf_str(&plan->claim), "runs", jobs,
+                       "lastUsed", used, "expiresAt", expires, "observedGeneration", (json_int_t)1);
+    if (status && plan->sub_path.len)
+        json_object_set_new(status, "subPath", json_string(mason_buf_str(&plan->sub_path)));
+    if (status && session_id)
+        json_object_set_new(status, "sessionID", json_string(session_id));
+    return json_pack("{s:o}", "status", status);
 }

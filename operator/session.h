@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <time.h>
 
 #include "buf.h"
 #include "config.h"
@@ -53,5 +54,15 @@ json_t *mason_session_claim(const struct mason_task *t, const struct mason_confi
  */
 void mason_session_mount(json_t *pod_spec, const struct mason_task *t,
                          const struct mason_session_plan *plan);
+
+/*
+ * Returns a merge patch for the AgentSession's status as a new reference:
+ * phase Ready, the backend, claim and directory, the engine session id (when
+ * known), the Jobs of the task's runs, lastUsed now and expiresAt now plus
+ * the TTL.
+ */
+json_t *mason_session_status_patch(const struct mason_task *t, const struct mason_config *cfg,
+                                   const struct mason_session_plan *plan, json_t *task_status,
+                                   time_t now);
 
 #endif

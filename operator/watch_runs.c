@@ -177,7 +177,6 @@ void watch_runs_total_usage(json_t *status)
 /* Copies the stream's usage into the run entry, and the session id into the status. */
 static void record_usage(struct reconcile *r, json_t *run, const struct mason_run_snapshot *snap)
 {
-    json_t *ref = json_object_get(r->status, "sessionRef");
 
     for (int k = 0; usage_keys[k]; k++) {
         json_t *v = json_object_get(snap->usage, usage_keys[k]);
@@ -194,8 +193,8 @@ static void record_usage(struct reconcile *r, json_t *run, const struct mason_ru
     }
     if (snap->session_id) {
         json_object_set_new(run, "sessionID", json_string(snap->session_id));
-        if (json_is_object(ref))
-            json_object_set_new(ref, "sessionID", json_string(snap->session_id));
+        if (r->session.enabled)
+            json_object_set_new(r->status, "sessionID", json_string(snap->session_id));
     }
     watch_runs_total_usage(r->status);
 }
