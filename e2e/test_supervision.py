@@ -95,3 +95,50 @@ def test_cost_ceiling_stops_run(cluster, namespace, operator_factory, kwok):
     events = [e for e in cluster.items("events", namespace=namespace)
               if e["involvedObject"]["name"] == "too-costly"]
     assert any(e["reason"] == "CostLimitExceeded" and e["type"] == "Warning" for e in events)
+
+
+def test_looping_run_is_terminated(cluster, namespace, operator_factory, kwok):
+    operator_factory(namespaces=[namespace])
+    job, pod = started_task(cluster, namespace, "looping")
+    play(kwok, namespace, pod, stream_lines("claude-failing-loop.jsonl"))
+    status = wait_phase(cluster, namespace, "looping", "Failed")
+    assert status["reason"] == "LowProgressScore"
+    assert status["score"] < 0.2
+    assert "loop" in status["scoreReasons"][0]
+    wait_until(lambda: not jobs_of(cluster, namespace, "looping"), 60, "the Job to be deleted")
+    events = [e["reason"] for e in cluster.items("events", namespace=namespace)
+              if e["involvedObject"]["name"] == "looping"]
+    assert "LowProgressScore" in events
+
+
+def test_looping_run_is_resumed_with_hint(cluster, namespace, operator_factory, kwok):
+    from conftest import DEFAULT_CONFIG  # the default operator configuration
+    cluster.apply({"apiVersion": "v1", "kind": "PersistentVolume",
+                   "metadata": {"name": f"hint-{namespace}"},
+                   "spec": {"capacity": {"storage": "10Gi"}, "accessModes": ["ReadWriteOnce"],
+                            "hostPath": {"path": f"/tmp/hint-{namespace}"}}})
+    try:
+        operator_factory(DEFAULT_CONFIG + "scoring:\n  intervention: hint\n",
+                         namespaces=[namespace])
+        _, pod = started_task(cluster, namespace, "hinted",
+                              session={"persistence": "per-taskrun-pvc"})
+        lines = stream_lines("claude-failing-loop.jsonl")
+        play(kwok, namespace, pod, lines)
+        session_id = json.loads(lines[0])["session_id"]
+
+        def hint_run():
+            runs = task_status(cluster, namespace, "hinted").get("runs", [])
+            return runs[1] if len(runs) > 1 else None
+        run = wait_until(hint_run, 90, "a run resumed with a hint")
+        assert run["trigger"] == "Hint"
+        assert run["resumed"] is True
+        assert "go test" in run["hint"]
+        job = cluster.get("job", run["job"], namespace=namespace)
+        script = job["spec"]["template"]["spec"]["containers"][0]["command"][2]
+        assert f"--resume {session_id}" in script
+        config_map = next(v["configMap"]["name"] for v in job["spec"]["template"]["spec"]["volumes"]
+                          if "configMap" in v)
+        prompt = cluster.get("configmap", config_map, namespace=namespace)["data"]["prompt"]
+        assert "go test" in prompt
+    finally:
+        cluster.kubectl("delete", "pv", f"hint-{namespace}", "--wait=false", check=False)

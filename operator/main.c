@@ -146,6 +146,8 @@ static int setup(const struct options *o, struct mason_operator *op, struct maso
     if (rc != 0)
         return rc;
     rc = mason_price_table_load(op->cfg->pricing, &op->pricing, err);
+    if (rc == 0)
+        rc = mason_scoring_load(op->cfg->scoring, &op->scoring, err);
     if (rc != 0)
         return rc;
     rc = mason_secrets_config_parse(op->cfg->secret_resolver, &sc, err);

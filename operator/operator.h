@@ -14,6 +14,7 @@
 #include "http.h"
 #include "informer.h"
 #include "pricing.h"
+#include "scoring_config.h"
 #include "kube.h"
 #include "queue.h"
 #include "secrets.h"
@@ -35,6 +36,7 @@ struct mason_operator {
     struct mason_runs *runs;         /* what each followed run's stream reported */
     struct mason_follower *follower; /* reads the agent pods' logs */
     struct mason_pricing pricing;    /* prices of the configuration, else the defaults */
+    struct mason_scoring scoring;    /* trajectory scoring thresholds and interventions */
 };
 
 extern const struct mason_kube_resource MASON_KUBE_CONFIGMAPS;

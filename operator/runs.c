@@ -26,6 +26,8 @@ struct run_entry {
     time_t started;
     time_t last_event;
     bool stream_ended;
+    bool warned;
+    struct mason_score *score;
     struct cost_sample samples[COST_SAMPLES];
     unsigned sample_next, sample_count;
 };
@@ -34,10 +36,12 @@ struct mason_runs {
     pthread_mutex_t lock;
     struct run_entry *head;
     const struct mason_pricing *pricing;
+    const struct mason_score_config *scoring;
     size_t count;
 };
 
-struct mason_runs *mason_runs_create(const struct mason_pricing *pricing)
+struct mason_runs *mason_runs_create(const struct mason_pricing *pricing,
+                                     const struct mason_score_config *scoring)
 {
     struct mason_runs *runs = calloc(1, sizeof(*runs));
 
@@ -45,12 +49,14 @@ struct mason_runs *mason_runs_create(const struct mason_pricing *pricing)
         return NULL;
     pthread_mutex_init(&runs->lock, NULL);
     runs->pricing = pricing;
+    runs->scoring = scoring;
     return runs;
 }
 
 static void entry_free(struct run_entry *e)
 {
     mason_usage_release(&e->usage);
+    mason_score_free(e->score);
     free(e->uid);
     free(e);
 }
@@ -97,6 +103,11 @@ int mason_runs_add(struct mason_runs *runs, const char *uid, int index, const ch
         rc = MASON_ENOMEM;
         goto out;
     }
+    if (runs->scoring && !(e->score = mason_score_create(runs->scoring))) {
+        entry_free(e);
+        rc = MASON_ENOMEM;
+        goto out;
+    }
     e->index = index;
     e->started = time(NULL);
     e->next = runs->head;
@@ -115,6 +126,51 @@ bool mason_runs_has(struct mason_runs *runs, const char *uid, int index)
     found = find(runs, uid, index) != NULL;
     pthread_mutex_unlock(&runs->lock);
     return found;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool mason_runs_warn_once(struct mason_runs *runs, const char *uid, int index)
+{
+    struct run_entry *e;
+    bool before = true;
+
+    pthread_mutex_lock(&runs->lock);
+    e = find(runs, uid, index);
+    if (e) {
+        before = e->warned;
+        e->warned = true;
+    }
+    pthread_mutex_unlock(&runs->lock);
+    return before;
+}
+
+/* Copies the scorer's result into the snapshot; the lock is held. */
+static void snapshot_score(const struct run_entry *e, struct mason_run_snapshot *out)
+{
+    const struct mason_score_result *res = e->score ? mason_score_result(e->score) : NULL;
+    struct mason_buf line = MASON_BUF_INIT;
+
+    if (!res || res->events == 0)
+        return;
+    out->scored = true;
+    out->score = res->score;
+    out->score_reasons = json_array();
+    for (unsigned i = 0; i < res->reasons_count && i < 5; i++) {
+        mason_buf_reset(&line);
+        mason_score_reason_format(&res->reasons[i], &line);
+        json_array_append_new(out->score_reasons, json_string(mason_buf_str(&line)));
+    }
+    mason_buf_reset(&line);
+    mason_score_hint(res, &line);
+    out->hint = line.len ? mason_buf_detach(&line) : NULL;
+    mason_buf_release(&line);
 }
 
 static void add_cost_sample(struct run_entry *e, double cost, time_t now)
@@ -137,6 +193,8 @@ void mason_runs_event(struct mason_runs *runs, const char *uid, int index,
         double after;
 
         mason_usage_add(&e->usage, ev);
+        if (e->score)
+            mason_score_feed(e->score, ev, now_ms());
         e->last_event = time(NULL);
         after = mason_usage_total(&e->usage).cost_usd;
         if (after != before)
@@ -198,6 +256,7 @@ void mason_runs_snapshot(struct mason_runs *runs, const char *uid, int index,
         out->last_event = e->last_event;
         out->cost_last_10_minutes = cost_in_window(e, total.cost_usd, time(NULL));
         out->stream_ended = e->stream_ended;
+        snapshot_score(e, out);
     }
     pthread_mutex_unlock(&runs->lock);
 }
@@ -205,6 +264,8 @@ void mason_runs_snapshot(struct mason_runs *runs, const char *uid, int index,
 void mason_run_snapshot_release(struct mason_run_snapshot *s)
 {
     json_decref(s->usage);
+    json_decref(s->score_reasons);
+    free(s->hint);
     free(s->session_id);
     free(s->result_text);
     memset(s, 0, sizeof(*s));

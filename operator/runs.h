@@ -17,6 +17,7 @@
 #include "config.h"
 #include "event.h"
 #include "pricing.h"
+#include "score.h"
 
 /* A copy of one run's state at one moment. Strings are owned; release with
  * mason_run_snapshot_release. */
@@ -32,14 +33,22 @@ struct mason_run_snapshot {
     time_t started;    /* when the entry was created */
     time_t last_event; /* when the last event arrived, or 0 */
     double cost_last_10_minutes;
-    bool stream_ended; /* the log stream ended (the container exited) */
+    bool stream_ended;     /* the log stream ended (the container exited) */
+    bool scored;           /* scoring is on and saw an event */
+    double score;          /* trajectory score from 0 (stuck) to 1 (steady progress) */
+    json_t *score_reasons; /* one-line reasons, largest effect first, new reference */
+    char *hint;            /* prompt that says what went wrong, for a hint run, or NULL */
 };
 
 struct mason_runs;
 
-/* Creates an empty registry. pricing (borrowed, may be NULL) prices tokens when the engine
- * reports no cost. */
-struct mason_runs *mason_runs_create(const struct mason_pricing *pricing);
+/*
+ * Creates an empty registry. pricing (borrowed, may be NULL) prices tokens
+ * when the engine reports no cost; scoring (borrowed, NULL to turn scoring
+ * off) sets the trajectory scorer of each run.
+ */
+struct mason_runs *mason_runs_create(const struct mason_pricing *pricing,
+                                     const struct mason_score_config *scoring);
 
 void mason_runs_free(struct mason_runs *runs);
 
@@ -65,6 +74,9 @@ void mason_runs_snapshot(struct mason_runs *runs, const char *uid, int index,
                          struct mason_run_snapshot *out);
 
 void mason_run_snapshot_release(struct mason_run_snapshot *s);
+
+/* Sets the run's warned flag and returns its value before, so a warning is given once. */
+bool mason_runs_warn_once(struct mason_runs *runs, const char *uid, int index);
 
 /* Forgets the run (after it ended and its state was written to the status). */
 void mason_runs_remove(struct mason_runs *runs, const char *uid, int index);

@@ -72,7 +72,7 @@ int watch_runs_start(struct mason_operator *op)
 {
     struct mason_follower_callbacks cb = {.on_event = on_event, .on_end = on_end, .arg = op};
 
-    op->runs = mason_runs_create(&op->pricing);
+    op->runs = mason_runs_create(&op->pricing, op->scoring.enabled ? &op->scoring.score : NULL);
     op->follower = op->runs ? mason_follower_create(op->kube, NULL, &cb) : NULL;
     return op->follower ? 0 : MASON_ENOMEM;
 }
@@ -269,6 +269,62 @@ static const char *ceiling_passed(struct reconcile *r, const struct mason_run_sn
     return NULL;
 }
 
+/* Hint runs the task has had so far. */
+static unsigned hints_used(struct reconcile *r)
+{
+    unsigned n = 0;
+    size_t i;
+    json_t *run;
+
+    json_array_foreach(json_object_get(r->status, "runs"), i, run)
+    {
+        const char *trigger = json_string_value(json_object_get(run, "trigger"));
+
+        if (trigger && strcmp(trigger, "Hint") == 0)
+            n++;
+    }
+    return n;
+}
+
+/* Writes the score into the status and applies the intervention it calls for. */
+static void apply_score(struct reconcile *r, json_t *run, const char *job_name,
+                        const struct mason_run_snapshot *snap)
+{
+    const char *session_id = json_string_value(json_object_get(r->status, "sessionID"));
+    int index = (int)json_integer_value(json_object_get(run, "index"));
+    bool resumable =
+        r->session.enabled && session_id && snap->hint && hints_used(r) < r->op->scoring.max_hints;
+    const char *top = json_string_value(json_array_get(snap->score_reasons, 0));
+    enum mason_intervention act;
+    char message[768];
+    json_t *next;
+
+    json_object_set_new(r->status, "score", json_real((double)(long)(snap->score * 100) / 100));
+    json_object_set(r->status, "scoreReasons", snap->score_reasons);
+    act = mason_score_decide(&r->op->scoring.score, snap->score, resumable);
+    if (act == MASON_INTERVENTION_NONE)
+        return;
+    snprintf(message, sizeof(message), "progress score %.2f: %s", snap->score,
+             top ? top : "no reason recorded");
+    if (act == MASON_INTERVENTION_WARN) {
+        if (!mason_runs_warn_once(r->op->runs, r->t.uid, index))
+            mason_event_record(r->op, r->obj, "Warning", "LowProgressScore", message);
+        return;
+    }
+    mason_warn(&r->ctx, "stopping run %d (%s): %s", index, mason_intervention_name(act), message);
+    stop_job(r, job_name);
+    json_object_set_new(run, "outcome", json_string("Failed"));
+    json_object_set_new(run, "reason", json_string("LowProgressScore"));
+    if (act == MASON_INTERVENTION_TERMINATE) {
+        reconcile_fail(r, "LowProgressScore", message);
+        return;
+    }
+    if (run_start(r, index + 1, "Hint", snap->hint, session_id) == 0) {
+        next = mason_status_last_run(r->status);
+        json_object_set_new(next, "hint", json_stringn(snap->hint, strnlen(snap->hint, 4096)));
+    }
+}
+
 void watch_runs_step(struct reconcile *r, json_t *run, json_t *job,
                      const struct mason_job_state *js, struct mason_run_snapshot *snap)
 {
@@ -289,8 +345,11 @@ void watch_runs_step(struct reconcile *r, json_t *run, json_t *job,
         return;
     reconcile_requeue(r, MASON_WATCHDOG_PERIOD_MS);
     reason = ceiling_passed(r, snap, message, sizeof(message));
-    if (!reason)
+    if (!reason) {
+        if (snap->scored)
+            apply_score(r, run, job_name, snap);
         return;
+    }
     mason_warn(&r->ctx, "stopping run %d: %s", index, message);
     stop_job(r, job_name);
     json_object_set_new(run, "outcome", json_string("Failed"));
