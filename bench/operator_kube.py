@@ -35,7 +35,7 @@ MAX_ATTEMPTS = 5
 MANAGED_BY = "app.kubernetes.io/managed-by"
 
 # The kwok node offers 256 CPUs, which fit only 512 agent pods at the default request of
-# 500m; the throughput benchmark runs 2,001 at once, so every benchmark requests 10m.
+# 500m. The throughput benchmark runs 2,001 pods at once, so every benchmark requests 10m.
 OPERATOR_CONFIG = """\
 log_level: info
 listen: 127.0.0.1:0
