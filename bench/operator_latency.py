@@ -79,6 +79,8 @@ def main():
         watch = k.Watch(kube, k.JOBS.format(ns=namespace), arrivals.on_job,
                         {"labelSelector": f"{k.MANAGED_BY}=mason-operator"}).start()
         for i in range(args.count):
+            if watch.error:
+                break  # reported as watch_error; every later task would only time out
             name = f"latency-{i:04d}"
             kube.create(k.TASKS.format(ns=namespace), k.agent_task(name, namespace))
             replied = time.monotonic()
