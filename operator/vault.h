@@ -53,6 +53,21 @@ int mason_vault_parse_kv(const char *reply, size_t len, struct mason_buf *value)
 /* Appends the errors list of a Vault error reply, joined with "; ", or nothing. */
 void mason_vault_parse_errors(const char *reply, size_t len, struct mason_buf *out);
 
+/* What to do with the current token before a read. */
+enum mason_vault_token_action {
+    MASON_VAULT_USE,   /* the token is fresh enough */
+    MASON_VAULT_RENEW, /* two thirds of the lease have passed and the token is renewable */
+    MASON_VAULT_LOGIN, /* no token, lease over, or not renewable and two thirds passed */
+};
+
+/*
+ * Decides what to do with lease, issued or last renewed age seconds ago
+ * (lease NULL or without token means there is none). When renewal fails, the
+ * caller logs in.
+ */
+enum mason_vault_token_action mason_vault_token_action(const struct mason_vault_lease *lease,
+                                                       long age);
+
 /* Replaces the clock used for token expiry of a Vault backend (for tests); NULL restores time(). */
 void mason_vault_backend_set_clock(struct mason_secret_backend *backend, time_t (*now)(void *arg),
                                    void *arg);

@@ -153,3 +153,20 @@ void mason_vault_parse_errors(const char *reply, size_t len, struct mason_buf *o
     }
     json_decref(doc);
 }
+
+enum mason_vault_token_action mason_vault_token_action(const struct mason_vault_lease *lease,
+                                                       long age)
+{
+    long duration;
+
+    if (!lease || !lease->token)
+        return MASON_VAULT_LOGIN;
+    duration = (long)lease->lease_duration;
+    if (duration == 0)
+        return MASON_VAULT_USE; /* a token without expiry, such as a root token */
+    if (age >= duration)
+        return MASON_VAULT_LOGIN;
+    if (age < duration * 2 / 3)
+        return MASON_VAULT_USE;
+    return lease->renewable ? MASON_VAULT_RENEW : MASON_VAULT_LOGIN;
+}

@@ -135,6 +135,27 @@ static void error_reply_parsing(void **state)
     mason_buf_release(&out);
 }
 
+static void token_action_by_age(void **state)
+{
+    char token[] = "hvs.x";
+    struct mason_vault_lease renewable = {token, 3600, true};
+    struct mason_vault_lease fixed = {token, 3600, false};
+    struct mason_vault_lease forever = {token, 0, false};
+    struct mason_vault_lease none = {NULL, 3600, true};
+
+    (void)state;
+    assert_int_equal(mason_vault_token_action(NULL, 0), MASON_VAULT_LOGIN);
+    assert_int_equal(mason_vault_token_action(&none, 0), MASON_VAULT_LOGIN);
+    assert_int_equal(mason_vault_token_action(&renewable, 0), MASON_VAULT_USE);
+    assert_int_equal(mason_vault_token_action(&renewable, 2399), MASON_VAULT_USE);
+    assert_int_equal(mason_vault_token_action(&renewable, 2400), MASON_VAULT_RENEW);
+    assert_int_equal(mason_vault_token_action(&renewable, 3599), MASON_VAULT_RENEW);
+    assert_int_equal(mason_vault_token_action(&renewable, 3600), MASON_VAULT_LOGIN);
+    assert_int_equal(mason_vault_token_action(&fixed, 2399), MASON_VAULT_USE);
+    assert_int_equal(mason_vault_token_action(&fixed, 2400), MASON_VAULT_LOGIN);
+    assert_int_equal(mason_vault_token_action(&forever, 100000000), MASON_VAULT_USE);
+}
+
 static void create_requires_address_and_role(void **state)
 {
     struct mason_secret_backend_config cfg = {.scheme = (char *)"vault",
@@ -184,6 +205,7 @@ int main(void)
         cmocka_unit_test(auth_reply_parsing),
         cmocka_unit_test(kv_reply_parsing),
         cmocka_unit_test(error_reply_parsing),
+        cmocka_unit_test(token_action_by_age),
         cmocka_unit_test(create_requires_address_and_role),
         cmocka_unit_test(fetch_fails_without_token_file),
     };
