@@ -53,7 +53,7 @@ int mason_vault_parse_kv(const char *reply, size_t len, struct mason_buf *value)
 /* Appends the errors list of a Vault error reply, joined with "; ", or nothing. */
 void mason_vault_parse_errors(const char *reply, size_t len, struct mason_buf *out);
 
-/* What to do with the current token before a read. */
+/* The step to take with the current token before a read. */
 enum mason_vault_token_action {
     MASON_VAULT_USE,   /* the token is fresh enough */
     MASON_VAULT_RENEW, /* two thirds of the lease have passed and the token is renewable */
