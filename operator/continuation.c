@@ -34,10 +34,9 @@ static json_int_t max_continuations(struct reconcile *r)
 
 static long timeout_minutes(struct reconcile *r)
 {
-    json_t *t = json_object_get(r->op->cfg->approvals, "timeout_minutes");
+    unsigned minutes = r->op->approvals.timeout_minutes;
 
-    return json_is_integer(t) && json_integer_value(t) > 0 ? (long)json_integer_value(t)
-                                                           : DEFAULT_TIMEOUT_MINUTES;
+    return minutes ? (long)minutes : DEFAULT_TIMEOUT_MINUTES;
 }
 
 void continuation_request(struct reconcile *r, json_t *run)

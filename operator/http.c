@@ -13,7 +13,86 @@ struct mason_http {
     struct MHD_Daemon *daemon;
     struct mason_operator_metrics *metrics;
     unsigned port;
+    const char *post_path;
+    mason_http_post_fn post_fn;
+    void *post_arg;
 };
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
+                             struct mason_buf *body);
+
+void mason_http_set_post(struct mason_http *http, const char *path, mason_http_post_fn fn,
+                         void *arg)
+{
+    http->post_path = path;
+    http->post_fn = fn;
+    http->post_arg = arg;
+}
+
+/* The body of a POST in progress; it is read in pieces before the handler runs. */
+struct post_body {
+    struct mason_buf data;
+    int too_big;
+};
+
+static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode why)
+{
+    struct post_body *body = *con_cls;
+
+    (void)cls, (void)conn, (void)why;
+    if (body) {
+        mason_buf_release(&body->data);
+        free(body);
+        *con_cls = NULL;
+    }
+}
+
+/* Collects the body; returns 1 once it is complete and the handler may run. */
+static int read_post(void **con_cls, const char *upload_data, size_t *upload_data_size)
+{
+    struct post_body *body = *con_cls;
+
+    if (!body) {
+        body = calloc(1, sizeof(*body));
+        if (!body)
+            return -1;
+        mason_buf_init(&body->data, MASON_HTTP_MAX_POST);
+        *con_cls = body;
+        return 0;
+    }
+    if (*upload_data_size > 0) {
+        if (mason_buf_add(&body->data, upload_data, *upload_data_size) != 0)
+            body->too_big = 1;
+        *upload_data_size = 0;
+        return 0;
+    }
+    return 1;
+}
+
+static enum MHD_Result serve_post(struct mason_http *http, struct MHD_Connection *conn,
+                                  struct post_body *body)
+{
+    struct mason_buf out = MASON_BUF_INIT;
+    struct mason_http_post req = {
+        .content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"),
+        .connection = conn,
+        .body = mason_buf_str(&body->data),
+        .body_len = body->data.len,
+    };
+    unsigned status;
+    enum MHD_Result rc;
+
+    if (body->too_big) {
+        status = 413;
+        mason_buf_addf(&out, "request body over %u bytes\n", MASON_HTTP_MAX_POST);
+    } else {
+        status = http->post_fn(http->post_arg, &req, &out);
+    }
+    rc = reply(conn, status, "text/plain; charset=utf-8", &out);
+    mason_buf_release(&out);
+    return rc;
+}
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
                              struct mason_buf *body)
@@ -54,7 +133,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     const char *type = "text/plain; charset=utf-8";
     enum MHD_Result rc;
 
-    (void)version, (void)upload_data, (void)upload_data_size, (void)con_cls;
+    (void)version;
+    if (strcmp(method, "POST") == 0 && http->post_fn && strcmp(url, http->post_path) == 0) {
+        int done = read_post(con_cls, upload_data, upload_data_size);
+
+        if (done < 0)
+            return MHD_NO;
+        return done ? serve_post(http, conn, *con_cls) : MHD_YES;
+    }
     if (strcmp(method, "GET") != 0) {
         status = MHD_HTTP_METHOD_NOT_ALLOWED;
         mason_buf_adds(&body, "only GET is served here\n");
@@ -114,9 +200,10 @@ struct mason_http *mason_http_start(const char *listen, struct mason_operator_me
         return NULL;
     }
     http->metrics = metrics;
-    http->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-                                    NULL, handle, http, MHD_OPTION_SOCK_ADDR, &addr,
-                                    MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+    http->daemon =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, handle,
+                         http, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+                         MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL, MHD_OPTION_END);
     if (!http->daemon) {
         mason_buf_addf(
             err,

@@ -1,12 +1,14 @@
 /*
  * The operator's HTTP endpoint on the configured listen address:
- * /healthz (the process is serving), /readyz (the informers have synced) and
- * /metrics (Prometheus text format). Counters are updated by the workers.
+ * /healthz (the process is serving), /readyz (the informers have synced),
+ * /metrics (Prometheus text format), and one POST path served by a callback
+ * (Slack's interactivity requests). Counters are updated by the workers.
  */
 #ifndef MASON_OPERATOR_HTTP_H
 #define MASON_OPERATOR_HTTP_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include "buf.h"
 
@@ -19,6 +21,21 @@ struct mason_operator_metrics {
 
 struct mason_http;
 
+/* A POST to the handled path; header values are NULL when absent. Everything is borrowed. */
+struct mason_http_post {
+    const char *content_type;
+    struct MHD_Connection *connection; /* for other headers (MHD_lookup_connection_value) */
+    const char *body;
+    size_t body_len;
+};
+
+/* Serves a POST: returns the HTTP status and appends a plain-text reply. */
+typedef unsigned (*mason_http_post_fn)(void *arg, const struct mason_http_post *req,
+                                       struct mason_buf *reply);
+
+/* Largest POST body read; a longer one gets 413. */
+#define MASON_HTTP_MAX_POST (1024u * 1024u)
+
 /*
  * Starts serving on listen ("host:port"; port 0 picks a free one). Returns
  * NULL with err naming the address and the reason when it cannot bind.
@@ -26,6 +43,10 @@ struct mason_http;
  */
 struct mason_http *mason_http_start(const char *listen, struct mason_operator_metrics *metrics,
                                     struct mason_buf *err);
+
+/* Routes POSTs to path to fn; call before requests arrive. */
+void mason_http_set_post(struct mason_http *http, const char *path, mason_http_post_fn fn,
+                         void *arg);
 
 /* Returns the port the server listens on. */
 unsigned mason_http_port(const struct mason_http *http);

@@ -17,6 +17,7 @@
 #include "kubeconfig.h"
 #include "leader.h"
 #include "log.h"
+#include "notify.h"
 #include "operator.h"
 #include "price_table.h"
 #include "secrets.h"
@@ -159,8 +160,9 @@ static int setup(const struct options *o, struct mason_operator *op, struct maso
 
 static void teardown(struct mason_operator *op)
 {
-    mason_controller_stop(op);
     mason_http_stop(op->http);
+    mason_controller_stop(op);
+    mason_notify_stop(op);
     mason_secrets_free(op->secrets);
     mason_price_table_release(&op->pricing);
     mason_kube_free(op->kube);
@@ -239,10 +241,14 @@ int main(int argc, char **argv)
             return 0;
         }
     }
+    if (rc == 0)
+        rc = mason_notify_start(&op, o.leader_namespace, &err);
     if (rc == 0) {
         op.http = mason_http_start(op.cfg->listen, &op.metrics, &err);
         rc = op.http ? 0 : MASON_ECONFIG;
     }
+    if (rc == 0)
+        mason_http_set_post(op.http, MASON_SLACK_INTERACTIONS_PATH, mason_notify_http_post, &op);
     if (rc == 0) {
         mason_info(NULL, "serving /healthz, /readyz and /metrics on port %u",
                    mason_http_port(op.http));

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "http.h"
 #include "informer.h"
+#include "approval.h"
 #include "pricing.h"
 #include "scoring_config.h"
 #include "kube.h"
@@ -37,6 +38,8 @@ struct mason_operator {
     struct mason_follower *follower; /* reads the agent pods' logs */
     struct mason_pricing pricing;    /* prices of the configuration, else the defaults */
     struct mason_scoring scoring;    /* trajectory scoring thresholds and interventions */
+    struct mason_approvals_config approvals;
+    struct mason_slack *slack; /* Slack client for approvals, or NULL */
 };
 
 extern const struct mason_kube_resource MASON_KUBE_CONFIGMAPS;

@@ -96,19 +96,37 @@ static int ensure_network_policy(struct reconcile *r)
     return rc;
 }
 
-/* The status fields of old that new lacks, set to null so a merge patch removes them. */
-static json_t *status_patch(json_t *old, json_t *new_status)
+/*
+ * Returns a JSON merge patch (RFC 7386) that turns old into new: keys that
+ * new lacks become null at every depth, because a merge patch merges nested
+ * objects instead of replacing them.
+ */
+static json_t *merge_diff(json_t *old, json_t *new_value)
 {
-    json_t *patch = json_deep_copy(new_status);
+    json_t *patch = json_object();
     const char *key;
     json_t *value;
 
     json_object_foreach(old, key, value)
     {
-        if (!json_object_get(new_status, key))
+        if (!json_object_get(new_value, key))
             json_object_set_new(patch, key, json_null());
     }
-    return json_pack("{s:o}", "status", patch);
+    json_object_foreach(new_value, key, value)
+    {
+        json_t *before = json_object_get(old, key);
+
+        if (json_is_object(before) && json_is_object(value))
+            json_object_set_new(patch, key, merge_diff(before, value));
+        else if (!json_equal(before, value))
+            json_object_set(patch, key, value);
+    }
+    return patch;
+}
+
+static json_t *status_patch(json_t *old, json_t *new_status)
+{
+    return json_pack("{s:o}", "status", merge_diff(old, new_status));
 }
 
 /* Whether the session's record changed: a new run, a captured session id or a finished run. */

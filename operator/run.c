@@ -294,10 +294,15 @@ static bool stream_pending(struct reconcile *r, const struct mason_run_snapshot 
 
 static void set_running(struct reconcile *r, const struct mason_job_state *js, const char *job)
 {
-    const char *phase = js->ready ? MASON_PHASE_RUNNING : MASON_PHASE_PENDING;
-    const char *reason = js->ready ? "AgentRunning" : "PodStarting";
+    const char *now = json_string_value(json_object_get(r->status, "phase"));
+    bool running = js->ready || (now && strcmp(now, MASON_PHASE_RUNNING) == 0);
+    const char *phase = running ? MASON_PHASE_RUNNING : MASON_PHASE_PENDING;
+    const char *reason = running ? "AgentRunning" : "PodStarting";
     char message[256];
 
+    /* A pod that stops being ready has exited; the run stays Running until its Job ends. */
+    if (running && !js->ready)
+        return;
     snprintf(message, sizeof(message), "run %s: Job %s %s", r->run, job,
              js->ready ? "is running" : "was created; its pod is starting");
     mason_status_set_phase(r->status, phase, reason, message);
