@@ -3,6 +3,9 @@
  * server and calls handlers on each change: it lists, then watches from the
  * list's resourceVersion, and lists again when the watch reports 410 Gone.
  * It runs on its own thread; a controller reads the cache and queues keys.
+ * Cached objects lack metadata.managedFields and kubectl's
+ * last-applied-configuration annotation, which only the API server and
+ * kubectl read, so the cache takes half the memory.
  */
 #ifndef MASON_INFORMER_H
 #define MASON_INFORMER_H
