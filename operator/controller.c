@@ -12,6 +12,7 @@
 #include "log.h"
 #include "follower.h"
 #include "operator.h"
+#include "session_sweep.h"
 #include "watch_runs.h"
 #include "banned.h"
 
@@ -181,6 +182,11 @@ int mason_controller_start(struct mason_operator *op, struct mason_buf *err)
         mason_controller_stop(op);
         return rc;
     }
+    rc = mason_session_sweep_start(op);
+    if (rc != 0) {
+        mason_controller_stop(op);
+        return rc;
+    }
     atomic_store(&op->metrics.ready, 1);
     return 0;
 }
@@ -189,6 +195,7 @@ int mason_controller_start(struct mason_operator *op, struct mason_buf *err)
  * informers stop before the queue is freed, because their callbacks add keys to it. */
 void mason_controller_stop(struct mason_operator *op)
 {
+    mason_session_sweep_stop(op);
     if (op->queue) {
         mason_queue_shutdown(op->queue);
         mason_queue_join_workers(op->queue);

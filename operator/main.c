@@ -31,6 +31,7 @@ struct options {
     int workers;
     int leader_elect;
     const char *leader_namespace;
+    int check_config;
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -44,6 +45,7 @@ static void usage(FILE *out)
 {
     fputs(
         "usage: mason-operator [--config FILE] [--kubeconfig FILE] [--workers N] [--leader-elect]\n"
+        "       mason-operator --config FILE --check-config\n"
         "  --config FILE      operator configuration (YAML); defaults apply when absent\n"
         "  --kubeconfig FILE  API server credentials; default $KUBECONFIG, ~/.kube/config,\n"
         "                     then the pod's service account\n"
@@ -66,6 +68,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {"leader-elect", no_argument, NULL, 'L'},
+        {"check-config", no_argument, NULL, 'C'},
         {"leader-election-namespace", required_argument, NULL, 'N'},
         {NULL, 0, NULL, 0},
     };
@@ -95,6 +98,9 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case 'L':
             o->leader_elect = 1;
+            break;
+        case 'C':
+            o->check_config = 1;
             break;
         case 'N':
             o->leader_namespace = optarg;
@@ -169,6 +175,42 @@ static void teardown(struct mason_operator *op)
     mason_config_free(op->cfg);
 }
 
+/*
+ * Checks every section of the configuration the way a start would, without
+ * connecting to anything. Returns the exit status.
+ */
+static int check_config(const char *path)
+{
+    struct mason_config *cfg = NULL;
+    struct mason_pricing pricing = {0};
+    struct mason_scoring scoring;
+    struct mason_secrets_config secrets = {0};
+    struct mason_approvals_config approvals = {0};
+    struct mason_buf err = MASON_BUF_INIT;
+    int rc;
+
+    rc = mason_config_load(path, &cfg, &err);
+    if (rc == 0)
+        rc = mason_price_table_load(cfg->pricing, &pricing, &err);
+    if (rc == 0)
+        rc = mason_scoring_load(cfg->scoring, &scoring, &err);
+    if (rc == 0)
+        rc = mason_secrets_config_parse(cfg->secret_resolver, &secrets, &err);
+    if (rc == 0)
+        rc = mason_approvals_config_parse(cfg->approvals, &approvals, &err);
+    if (rc == 0)
+        printf("configuration %s is valid\n", path ? path : "(defaults)");
+    else
+        fprintf(stderr, "mason-operator: %s: %s\n", path ? path : "(defaults)",
+                mason_buf_str(&err));
+    mason_approvals_config_release(&approvals);
+    mason_secrets_config_release(&secrets);
+    mason_price_table_release(&pricing);
+    mason_config_free(cfg);
+    mason_buf_release(&err);
+    return rc == 0 ? 0 : 1;
+}
+
 /* Waits for the Lease; returns 0 when held, MASON_ETIMEOUT when a signal came first. */
 static int elect(const struct options *o, struct mason_operator *op, struct mason_leader **out)
 {
@@ -231,6 +273,8 @@ int main(int argc, char **argv)
     rc = parse_options(argc, argv, &o);
     if (rc != 0)
         return rc;
+    if (o.check_config)
+        return check_config(o.config);
     install_signals();
     op.workers = o.workers;
     rc = setup(&o, &op, &err);

@@ -39,7 +39,8 @@ struct mason_operator {
     struct mason_pricing pricing;    /* prices of the configuration, else the defaults */
     struct mason_scoring scoring;    /* trajectory scoring thresholds and interventions */
     struct mason_approvals_config approvals;
-    struct mason_slack *slack; /* Slack client for approvals, or NULL */
+    struct mason_slack *slack;         /* Slack client for approvals, or NULL */
+    struct mason_session_sweep *sweep; /* deletes expired AgentSessions */
 };
 
 extern const struct mason_kube_resource MASON_KUBE_CONFIGMAPS;
