@@ -152,24 +152,48 @@ static void trim_object(json_t *obj)
                     "kubectl.kubernetes.io/last-applied-configuration");
 }
 
+/*
+ * The cache keeps each object as its compact JSON text, a tenth of the
+ * memory of a parsed tree; readers parse their own copy, which they would
+ * otherwise deep-copy anyway.
+ */
+static json_t *pack_object(json_t *obj)
+{
+    char *text = json_dumps(obj, JSON_COMPACT);
+    json_t *packed = text ? json_string_nocheck(text) : NULL;
+
+    free(text);
+    return packed;
+}
+
+/* Returns the object cached as packed (new reference), or NULL. */
+static json_t *unpack_object(json_t *packed)
+{
+    const char *text = json_string_value(packed);
+
+    return text ? json_loadb(text, json_string_length(packed), 0, NULL) : NULL;
+}
+
 /* Stores obj under its key and calls on_add or on_update. */
 static void apply_upsert(struct mason_informer *inf, json_t *obj)
 {
     struct mason_buf key = MASON_BUF_INIT;
-    json_t *old;
+    json_t *packed, *old_packed, *old;
 
     trim_object(obj);
-    if (object_key(obj, &key))
+    if (object_key(obj, &key) || !(packed = pack_object(obj)))
         goto out;
     pthread_mutex_lock(&inf->lock);
-    old = json_incref(json_object_get(inf->cache, mason_buf_str(&key)));
-    json_object_set_nocheck(inf->cache, mason_buf_str(&key), obj);
+    old_packed = json_incref(json_object_get(inf->cache, mason_buf_str(&key)));
+    json_object_set_new_nocheck(inf->cache, mason_buf_str(&key), packed);
     pthread_mutex_unlock(&inf->lock);
+    old = unpack_object(old_packed);
     if (old && inf->h.on_update)
         inf->h.on_update(inf->arg, old, obj);
-    else if (!old && inf->h.on_add)
+    else if (!old_packed && inf->h.on_add)
         inf->h.on_add(inf->arg, obj);
     json_decref(old);
+    json_decref(old_packed);
 out:
     mason_buf_release(&key);
 }
@@ -217,53 +241,73 @@ static void on_watch_event(void *arg, enum mason_watch_type type, json_t *object
     remember_resource_version(inf, object);
 }
 
-/* Calls the handlers for the difference between the old cache and the listed objects. */
+/* Calls the handlers for the difference between the old and the new cache, both packed. */
 static void deliver_relist(struct mason_informer *inf, json_t *old_cache, json_t *new_cache)
 {
     const char *key;
-    json_t *obj, *old;
+    json_t *packed, *old_packed;
 
-    json_object_foreach(new_cache, key, obj)
+    json_object_foreach(new_cache, key, packed)
     {
-        const char *old_rv, *new_rv;
+        json_t *obj, *old;
 
-        old = json_object_get(old_cache, key);
-        old_rv = resource_version_of(old);
-        new_rv = resource_version_of(obj);
-        if (!old && inf->h.on_add)
+        old_packed = json_object_get(old_cache, key);
+        if (old_packed && json_equal(old_packed, packed))
+            continue;
+        obj = unpack_object(packed);
+        old = unpack_object(old_packed);
+        if (obj && !old && inf->h.on_add)
             inf->h.on_add(inf->arg, obj);
-        else if (old && inf->h.on_update && !(old_rv && new_rv && strcmp(old_rv, new_rv) == 0))
+        else if (obj && old && inf->h.on_update)
             inf->h.on_update(inf->arg, old, obj);
+        json_decref(obj);
+        json_decref(old);
     }
-    json_object_foreach(old_cache, key, old)
+    json_object_foreach(old_cache, key, old_packed)
     {
-        if (!json_object_get(new_cache, key) && inf->h.on_delete)
+        json_t *old;
+
+        if (json_object_get(new_cache, key) || !inf->h.on_delete)
+            continue;
+        old = unpack_object(old_packed);
+        if (old)
             inf->h.on_delete(inf->arg, old);
+        json_decref(old);
     }
 }
 
-static int informer_relist(struct mason_informer *inf)
+/* Packs one listed object into the new cache (arg). */
+static int cache_listed(void *arg, json_t *obj)
 {
     struct mason_buf key = MASON_BUF_INIT;
-    json_t *items = NULL, *fresh = json_object(), *old, *obj;
+    int rc;
+
+    trim_object(obj);
+    rc = object_key(obj, &key);
+    if (rc == 0 && json_object_set_new_nocheck(arg, mason_buf_str(&key), pack_object(obj)))
+        rc = MASON_ENOMEM;
+    mason_buf_release(&key);
+    return rc == MASON_EPARSE ? 0 : rc; /* an object without a name is skipped */
+}
+
+/*
+ * Lists every object, one page at a time, into a new cache, swaps it in and
+ * then delivers the difference, so a handler that reads the cache finds
+ * what it was told about.
+ */
+static int informer_relist(struct mason_informer *inf)
+{
+    json_t *fresh = json_object(), *old;
     char *rv = NULL;
-    size_t i;
     int rc = fresh ? 0 : MASON_ENOMEM;
 
     if (!rc)
-        rc = mason_kube_list(inf->kube, inf->res, inf->ns, &inf->opts, &items, &rv, NULL);
+        rc = mason_kube_list_each(inf->kube, inf->res, inf->ns, &inf->opts, cache_listed, fresh,
+                                  &rv, NULL);
     if (rc) {
         json_decref(fresh);
         return rc;
     }
-    json_array_foreach(items, i, obj)
-    {
-        trim_object(obj);
-        if (object_key(obj, &key) == 0)
-            json_object_set_nocheck(fresh, mason_buf_str(&key), obj);
-    }
-    mason_buf_release(&key);
-    json_decref(items);
     pthread_mutex_lock(&inf->lock);
     old = inf->cache;
     inf->cache = fresh;
@@ -271,7 +315,7 @@ static int informer_relist(struct mason_informer *inf)
     deliver_relist(inf, old, fresh);
     json_decref(old);
 #ifdef __GLIBC__
-    /* A list of thousands of objects leaves tens of MiB free in the heap; hand it back. */
+    /* Parsing the pages leaves free heap behind; hand it back to the system. */
     malloc_trim(0);
 #endif
     free(inf->resource_version);
@@ -487,7 +531,7 @@ json_t *mason_informer_get(struct mason_informer *inf, const char *ns, const cha
     if (!name || (ns && *ns ? mason_buf_addf(&key, "%s/%s", ns, name) : mason_buf_adds(&key, name)))
         goto out;
     pthread_mutex_lock(&inf->lock);
-    copy = json_deep_copy(json_object_get(inf->cache, mason_buf_str(&key)));
+    copy = unpack_object(json_object_get(inf->cache, mason_buf_str(&key)));
     pthread_mutex_unlock(&inf->lock);
 out:
     mason_buf_release(&key);
@@ -504,7 +548,7 @@ json_t *mason_informer_list(struct mason_informer *inf)
     pthread_mutex_lock(&inf->lock);
     json_object_foreach(inf->cache, key, obj)
     {
-        if (json_array_append_new(list, json_deep_copy(obj))) {
+        if (json_array_append_new(list, unpack_object(obj))) {
             json_decref(list);
             list = NULL;
             break;

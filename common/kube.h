@@ -112,6 +112,16 @@ int mason_kube_list(struct mason_kube *kube, const struct mason_kube_resource *r
                     const struct mason_kube_list_opts *opts, json_t **items,
                     char **resource_version, struct mason_buf *err);
 
+/*
+ * Lists like mason_kube_list but hands each object to fn (borrowed) one page
+ * at a time, so a large list never sits in memory whole. A non-zero return
+ * of fn stops the list and is returned.
+ */
+int mason_kube_list_each(struct mason_kube *kube, const struct mason_kube_resource *res,
+                         const char *ns, const struct mason_kube_list_opts *opts,
+                         int (*fn)(void *arg, json_t *item), void *arg, char **resource_version,
+                         struct mason_buf *err);
+
 /* Creates obj (POST) in ns. */
 int mason_kube_create_object(struct mason_kube *kube, const struct mason_kube_resource *res,
                              const char *ns, json_t *obj, json_t **out, struct mason_buf *err);

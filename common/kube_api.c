@@ -384,38 +384,70 @@ out:
     return rc;
 }
 
+int mason_kube_list_each(struct mason_kube *kube, const struct mason_kube_resource *res,
+                         const char *ns, const struct mason_kube_list_opts *opts,
+                         int (*fn)(void *arg, json_t *item), void *arg, char **resource_version,
+                         struct mason_buf *err)
+{
+    json_t *page = NULL, *item;
+    char *cont = NULL, *rv = NULL;
+    int rc = 0;
+    int pages = 0;
+    size_t i;
+
+    if (resource_version)
+        *resource_version = NULL;
+    do {
+        if (++pages > KUBE_LIST_MAX_PAGES) {
+            rc = MASON_ETOOBIG;
+            if (err)
+                mason_buf_addf(err, "list of %s has more than %d pages", res->plural,
+                               KUBE_LIST_MAX_PAGES);
+            break;
+        }
+        page = json_array();
+        rc = page ? list_page(kube, res, ns, opts, &cont, page, &rv, err) : MASON_ENOMEM;
+        json_array_foreach(page, i, item)
+        {
+            if (!rc)
+                rc = fn(arg, item);
+        }
+        json_decref(page);
+    } while (!rc && cont);
+    free(cont);
+    if (rc) {
+        free(rv);
+        return rc;
+    }
+    if (resource_version)
+        *resource_version = rv;
+    else
+        free(rv);
+    return 0;
+}
+
+static int collect_item(void *arg, json_t *item)
+{
+    return json_array_append(arg, item) ? MASON_ENOMEM : 0;
+}
+
 int mason_kube_list(struct mason_kube *kube, const struct mason_kube_resource *res, const char *ns,
                     const struct mason_kube_list_opts *opts, json_t **items,
                     char **resource_version, struct mason_buf *err)
 {
     json_t *all = json_array();
-    char *cont = NULL, *rv = NULL;
-    int rc = all ? 0 : MASON_ENOMEM;
-    int pages = 0;
+    int rc;
 
     *items = NULL;
     if (resource_version)
         *resource_version = NULL;
-    do {
-        if (!rc && ++pages > KUBE_LIST_MAX_PAGES) {
-            rc = MASON_ETOOBIG;
-            if (err)
-                mason_buf_addf(err, "list of %s has more than %d pages", res->plural,
-                               KUBE_LIST_MAX_PAGES);
-        }
-        if (!rc)
-            rc = list_page(kube, res, ns, opts, &cont, all, &rv, err);
-    } while (!rc && cont);
-    free(cont);
+    if (!all)
+        return MASON_ENOMEM;
+    rc = mason_kube_list_each(kube, res, ns, opts, collect_item, all, resource_version, err);
     if (rc) {
         json_decref(all);
-        free(rv);
         return rc;
     }
     *items = all;
-    if (resource_version)
-        *resource_version = rv;
-    else
-        free(rv);
     return 0;
 }
