@@ -5,7 +5,7 @@
  * restart loses nothing. A human decides with the annotation
  * mason.dev/approval=continue|stop (the admission webhook records who in
  * mason.dev/approved-by; the Slack handler writes both); the first decision
- * wins, and a request nobody answers expires to Failed.
+ * wins, and an unanswered request expires to Failed.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -18,7 +18,7 @@
 #define MASON_AGENT_WORKSPACE "/workspace"
 #define MASON_AGENT_CONTAINER "agent"
 
-/* What differs between the runs of one task. */
+/* The settings that differ between the runs of one task. */
 struct mason_run_spec {
     int index;             /* run number from 0, part of the Job name */
     const char *job_name;  /* from mason_task_job_name */

@@ -125,8 +125,8 @@ static int click_matches(json_t *task, const struct mason_slack_click *click)
 
 /*
  * Writes the click as the decision annotations. The patch carries the
- * resourceVersion that was read, so of two clicks at once only the first
- * is applied; the second then finds the decision and changes nothing.
+ * resourceVersion that was read, so only the first of two clicks at once is
+ * applied. The second click then finds the decision and changes nothing.
  */
 static int apply_click(void *arg, const struct mason_slack_click *click, time_t now,
                        struct mason_buf *err)

@@ -215,7 +215,7 @@ static int reconcile_task(struct reconcile *r)
         rc = 0; /* the task is Failed; writing that is all that is left */
     if (rc == 0)
         rc = write_status(r, old);
-    /* The decision annotation goes only once the status holds the decision. */
+    /* The decision annotation is removed only after the status records the decision. */
     if (rc == 0 && r->clear_decision)
         continuation_clear_decision(r);
     if (rc != 0)

@@ -60,7 +60,7 @@ int run_start(struct reconcile *r, int index, const char *trigger, const char *p
 int run_step(struct reconcile *r);
 
 /*
- * Handles a run that ended with the engine's turn limit: asks for approval
+ * Handles a run that ended with the engine's turn limit: requests approval
  * when the session is persisted and continuations remain, else fails the
  * task.
  */

@@ -2,7 +2,7 @@
  * The lifecycle of one run: its objects are created (session, prompt
  * ConfigMap, per-run Secret, Job), its Job and output stream are followed,
  * and when it ends the task succeeds, fails, retries after an
- * infrastructure failure, or asks for approval to continue.
+ * infrastructure failure, or requests approval to continue.
  */
 #include <stdbool.h>
 #include <stdio.h>

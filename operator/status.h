@@ -54,7 +54,7 @@ json_t *mason_status_last_run(json_t *status);
 json_t *mason_status_add_run(json_t *status, int index, const char *job, const char *engine,
                              const char *trigger, time_t now);
 
-/* What the Job of a run says about it. */
+/* The state of a run as its Job shows it. */
 struct mason_job_state {
     const char *outcome;         /* "Running", "Succeeded" or "Failed" */
     const char *reason;          /* Job condition reason when Failed, such as DeadlineExceeded */
