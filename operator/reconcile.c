@@ -40,6 +40,22 @@ int reconcile_ensure(struct reconcile *r, const struct mason_kube_resource *res,
     return out ? mason_kube_get(r->op->kube, res, r->t.namespace, name, out, &r->err) : 0;
 }
 
+int reconcile_job_pods(struct reconcile *r, const char *job_name, json_t **pods)
+{
+    struct mason_buf selector = MASON_BUF_INIT;
+    struct mason_kube_list_opts opts = {0};
+    int rc;
+
+    mason_buf_addf(&selector, "batch.kubernetes.io/job-name=%s", job_name);
+    opts.label_selector = mason_buf_str(&selector);
+    mason_buf_reset(&r->err);
+    rc = mason_kube_list(r->op->kube, &MASON_KUBE_PODS, r->t.namespace, &opts, pods, NULL, &r->err);
+    if (rc != 0)
+        *pods = json_array();
+    mason_buf_release(&selector);
+    return rc;
+}
+
 static void set_completion_time(struct reconcile *r)
 {
     char ts[32];

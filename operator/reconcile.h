@@ -35,6 +35,9 @@ struct reconcile {
 int reconcile_ensure(struct reconcile *r, const struct mason_kube_resource *res, json_t *obj,
                      json_t **out);
 
+/* Lists the pods of the Job job_name into *pods (new reference, an empty array on error). */
+int reconcile_job_pods(struct reconcile *r, const char *job_name, json_t **pods);
+
 /* Ends the task Failed with reason and message. */
 void reconcile_fail(struct reconcile *r, const char *reason, const char *message);
 

@@ -180,17 +180,11 @@ static int read_job(struct reconcile *r, const char *name, json_t **job)
 /* Returns the infrastructure reason that ended the Job's pod (static), or NULL. */
 static const char *pod_failure_reason(struct reconcile *r, const char *job_name)
 {
-    struct mason_buf selector = MASON_BUF_INIT;
-    struct mason_kube_list_opts opts = {0};
-    json_t *pods = NULL, *pod;
+    json_t *pods, *pod;
     const char *found = NULL;
     size_t i;
 
-    mason_buf_addf(&selector, "batch.kubernetes.io/job-name=%s", job_name);
-    opts.label_selector = mason_buf_str(&selector);
-    if (mason_kube_list(r->op->kube, &MASON_KUBE_PODS, r->t.namespace, &opts, &pods, NULL,
-                        &r->err) != 0)
-        goto out;
+    reconcile_job_pods(r, job_name, &pods);
     json_array_foreach(pods, i, pod)
     {
         json_t *status = json_object_get(pod, "status");
@@ -207,9 +201,7 @@ static const char *pod_failure_reason(struct reconcile *r, const char *job_name)
                 if (strcmp(reasons[k], infra_reasons[j]) == 0)
                     found = infra_reasons[j];
     }
-out:
     json_decref(pods);
-    mason_buf_release(&selector);
     return found;
 }
 

@@ -88,28 +88,21 @@ void watch_runs_stop(struct mason_operator *op)
 /* Returns the name of the Job's pod once its container started (malloc'd), or NULL. */
 static char *started_pod(struct reconcile *r, const char *job_name)
 {
-    struct mason_buf selector = MASON_BUF_INIT;
-    struct mason_kube_list_opts opts = {0};
-    json_t *pods = NULL, *pod;
+    json_t *pods, *pod;
     char *found = NULL;
     size_t i;
 
-    mason_buf_addf(&selector, "batch.kubernetes.io/job-name=%s", job_name);
-    opts.label_selector = mason_buf_str(&selector);
-    if (mason_kube_list(r->op->kube, &MASON_KUBE_PODS, r->t.namespace, &opts, &pods, NULL,
-                        &r->err) == 0) {
-        json_array_foreach(pods, i, pod)
-        {
-            const char *phase =
-                json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+    reconcile_job_pods(r, job_name, &pods);
+    json_array_foreach(pods, i, pod)
+    {
+        const char *phase =
+            json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
 
-            if (phase && strcmp(phase, "Pending") != 0 && !found)
-                found = strdup(
-                    json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")));
-        }
+        if (phase && strcmp(phase, "Pending") != 0 && !found)
+            found = strdup(
+                json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")));
     }
     json_decref(pods);
-    mason_buf_release(&selector);
     return found;
 }
 
@@ -202,9 +195,7 @@ static void record_usage(struct reconcile *r, json_t *run, const struct mason_ru
 /* Deletes the run's Job (background propagation) and its pods, so the agent stops at once. */
 static void stop_job(struct reconcile *r, const char *job_name)
 {
-    struct mason_buf selector = MASON_BUF_INIT;
-    struct mason_kube_list_opts opts = {0};
-    json_t *pods = NULL, *pod;
+    json_t *pods, *pod;
     size_t i;
     int rc;
 
@@ -213,21 +204,15 @@ static void stop_job(struct reconcile *r, const char *job_name)
                            &r->err);
     if (rc != 0 && rc != MASON_ENOTFOUND)
         mason_warn(&r->ctx, "deleting Job %s failed: %s", job_name, mason_buf_str(&r->err));
-    mason_buf_addf(&selector, "batch.kubernetes.io/job-name=%s", job_name);
-    opts.label_selector = mason_buf_str(&selector);
-    if (mason_kube_list(r->op->kube, &MASON_KUBE_PODS, r->t.namespace, &opts, &pods, NULL,
-                        &r->err) == 0) {
-        json_array_foreach(pods, i, pod)
-        {
-            const char *name =
-                json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
+    reconcile_job_pods(r, job_name, &pods);
+    json_array_foreach(pods, i, pod)
+    {
+        const char *name =
+            json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
 
-            mason_kube_delete(r->op->kube, &MASON_KUBE_PODS, r->t.namespace, name, "Background",
-                              NULL);
-        }
+        mason_kube_delete(r->op->kube, &MASON_KUBE_PODS, r->t.namespace, name, "Background", NULL);
     }
     json_decref(pods);
-    mason_buf_release(&selector);
 }
 
 /* Returns the ceiling a run passed (a condition reason) with a message, or NULL. */
