@@ -55,12 +55,30 @@ wait_for()
     exit 1
 }
 
+# wait_phase PHASE: polls the task until its phase is PHASE.
+wait_phase()
+{
+    local phase
+    for _ in $(seq 300); do
+        phase=$(kubectl get agenttask fix-flaky-test -n default -o 'jsonpath={.status.phase}')
+        [ "$phase" = "$1" ] && return 0
+        case "$phase" in Succeeded | Failed)
+            echo "demo: the task ended $phase, not $1; see $dir/operator.log" >&2
+            kubectl get agenttask fix-flaky-test -n default -o 'jsonpath={.status.message}' >&2
+            echo >&2
+            exit 1 ;;
+        esac
+        sleep 0.2
+    done
+    echo "demo: timed out after 60s waiting for phase $1; see $dir/operator.log" >&2
+    exit 1
+}
+
 job=$(wait_for 60 "the task's Job" kubectl get agenttask fix-flaky-test -n default \
     -o 'jsonpath={.status.runs[0].job}')
 pod=$(wait_for 60 "the agent pod" kubectl get pods -n default \
     -l "batch.kubernetes.io/job-name=$job" -o 'jsonpath={.items[0].metadata.name}')
-wait_for 60 "phase Running" kubectl get agenttask fix-flaky-test -n default \
-    -o 'jsonpath={.status.phase}' | grep -q Running || true
+wait_phase Running
 show
 
 # kwok serves the pod's log from this file, in the CRI format a kubelet writes.
@@ -82,16 +100,14 @@ while IFS= read -r line; do
     printf '%s stdout F %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" "$line" >>"$log"
     sleep 0.3
 done <e2e/demo/claude-stream.jsonl
+sleep 2 # let the operator read the last line before the container exits
 echo
 echo "\$ kubectl logs $pod --tail=1"
 kubectl logs -n default "$pod" --tail=1 | cut -c1-160
 
+show
 kubectl annotate --overwrite -n default "pod/$pod" e2e.mason.dev/exit-code=0 >/dev/null
-wait_for 60 "phase Succeeded" kubectl get agenttask fix-flaky-test -n default \
-    -o 'jsonpath={.status.phase}' | grep -q Succeeded || {
-    echo "demo: the task did not succeed; see $dir/operator.log" >&2
-    exit 1
-}
+wait_phase Succeeded
 show
 echo
 echo "\$ kubectl describe agenttask fix-flaky-test | tail -n 8"
