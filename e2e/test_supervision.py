@@ -47,6 +47,9 @@ def test_usage_equals_stream_totals(cluster, namespace, operator_factory, kwok):
     assert usage["cacheReadTokens"] == result["usage"]["cache_read_input_tokens"]
     assert usage["toolCalls"] > 0
     assert status["runs"][0]["sessionID"] == result["session_id"]
+    assert status["result"]["success"] is True
+    assert status["result"]["summary"] == result["result"]
+    assert status["result"]["branch"] == "mason/counted"
 
 
 def test_restart_mid_stream_counts_once(cluster, namespace, operator_factory, kwok):

@@ -278,6 +278,18 @@ int main(int argc, char **argv)
     install_signals();
     op.workers = o.workers;
     rc = setup(&o, &op, &err);
+    if (rc == 0)
+        rc = mason_notify_start(&op, o.leader_namespace, &err);
+    if (rc == 0) {
+        op.http = mason_http_start(op.cfg->listen, &op.metrics, &err);
+        rc = op.http ? 0 : MASON_ECONFIG;
+    }
+    if (rc == 0) {
+        mason_http_set_post(op.http, MASON_SLACK_INTERACTIONS_PATH, mason_notify_http_post, &op);
+        mason_info(NULL, "serving /healthz, /readyz and /metrics on port %u",
+                   mason_http_port(op.http));
+    }
+    /* A standby replica serves /healthz while it waits, so its liveness probe passes. */
     if (rc == 0 && o.leader_elect) {
         rc = elect(&o, &op, &leader);
         if (rc == MASON_ETIMEOUT) {
@@ -286,18 +298,7 @@ int main(int argc, char **argv)
         }
     }
     if (rc == 0)
-        rc = mason_notify_start(&op, o.leader_namespace, &err);
-    if (rc == 0) {
-        op.http = mason_http_start(op.cfg->listen, &op.metrics, &err);
-        rc = op.http ? 0 : MASON_ECONFIG;
-    }
-    if (rc == 0)
-        mason_http_set_post(op.http, MASON_SLACK_INTERACTIONS_PATH, mason_notify_http_post, &op);
-    if (rc == 0) {
-        mason_info(NULL, "serving /healthz, /readyz and /metrics on port %u",
-                   mason_http_port(op.http));
         rc = mason_controller_start(&op, &err);
-    }
     if (rc != 0) {
         mason_error(NULL, "start failed: %s: %s", mason_strerror(rc), mason_buf_str(&err));
         teardown(&op);

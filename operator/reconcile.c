@@ -225,7 +225,9 @@ static int reconcile_task(struct reconcile *r)
                                "the spec is valid", r->t.generation, r->now);
     mason_session_plan_init(&r->session, &r->t, r->op->cfg);
     rc = ensure_network_policy(r);
-    if (rc == 0)
+    if (rc == MASON_EINVALID_OBJECT || rc == MASON_EFORBIDDEN)
+        reconcile_fail(r, "NetworkPolicyRejected", mason_buf_str(&r->err));
+    else if (rc == 0)
         rc = run_step(r);
     if (rc == MASON_EPOLICY || rc == MASON_EINVALID_OBJECT || rc == MASON_EFORBIDDEN)
         rc = 0; /* the task is Failed; writing that is all that is left */

@@ -229,6 +229,39 @@ static int retry_or_fail(struct reconcile *r, json_t *run, const char *reason, c
     return run_start(r, index + 1, "Retry", r->t.prompt, resume_id(r));
 }
 
+/* Returns the first pull or merge request URL in text (length in *len), or NULL. */
+static const char *find_pull_request(const char *text, size_t *len)
+{
+    static const char *const hosts[] = {"https://github.com/", "https://gitlab.com/", NULL};
+
+    for (int h = 0; text && hosts[h]; h++) {
+        for (const char *p = strstr(text, hosts[h]); p; p = strstr(p + 1, hosts[h])) {
+            size_t n = strcspn(p, " \t\n\r\"'<>()[]`");
+
+            if (n < 2048 && (memmem(p, n, "/pull/", 6) || memmem(p, n, "/merge_requests/", 16))) {
+                *len = n;
+                return p;
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Fills status.result from the engine's final result. */
+static void record_result(struct reconcile *r, bool success, const struct mason_run_snapshot *snap)
+{
+    json_t *result = json_pack("{s:b, s:s}", "success", success, "branch", r->t.branch);
+    const char *text = snap->result_text;
+    size_t len = 0;
+    const char *url = find_pull_request(text, &len);
+
+    if (text)
+        json_object_set_new(result, "summary", json_stringn(text, strnlen(text, 32768)));
+    if (url)
+        json_object_set_new(result, "pullRequestURL", json_stringn(url, len));
+    json_object_set_new(r->status, "result", result);
+}
+
 /* Decides the outcome of a run whose Job finished, from the engine's own result first. */
 static int finish_run(struct reconcile *r, json_t *run, const struct mason_job_state *js,
                       const struct mason_run_snapshot *snap)
@@ -250,12 +283,15 @@ static int finish_run(struct reconcile *r, json_t *run, const struct mason_job_s
         json_object_set_new(run, "reason", json_string("AgentReportedFailure"));
         snprintf(message, sizeof(message), "run %s: the agent reported failure: %.300s", r->run,
                  snap->result_text ? snap->result_text : "no result text");
+        record_result(r, false, snap);
         reconcile_fail(r, "AgentReportedFailure", message);
         return 0;
     }
     json_object_set_new(run, "outcome", json_string(js->outcome));
     if (strcmp(js->outcome, "Succeeded") == 0) {
         snprintf(message, sizeof(message), "run %s: Job %s completed", r->run, job_name);
+        if (snap->has_result)
+            record_result(r, true, snap);
         reconcile_succeed(r, message);
         return 0;
     }

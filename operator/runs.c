@@ -12,6 +12,7 @@
 /* Cost samples kept for the cost-per-10-minutes ceiling: one per event that changed the cost. */
 #define COST_WINDOW_SECONDS 600
 #define COST_SAMPLES 256
+#define COST_SAMPLE_SECONDS 5 /* 256 slots of 5 s reach back 21 minutes */
 
 struct cost_sample {
     time_t at;
@@ -173,8 +174,18 @@ static void snapshot_score(const struct run_entry *e, struct mason_run_snapshot 
     mason_buf_release(&line);
 }
 
+/*
+ * Records the run's total cost at now. Samples less than COST_SAMPLE_SECONDS
+ * apart share one slot, so the ring always reaches back past the window.
+ */
 static void add_cost_sample(struct run_entry *e, double cost, time_t now)
 {
+    unsigned last = (e->sample_next + COST_SAMPLES - 1) % COST_SAMPLES;
+
+    if (e->sample_count > 0 && now - e->samples[last].at < COST_SAMPLE_SECONDS) {
+        e->samples[last].cost = cost;
+        return;
+    }
     e->samples[e->sample_next] = (struct cost_sample){now, cost};
     e->sample_next = (e->sample_next + 1) % COST_SAMPLES;
     if (e->sample_count < COST_SAMPLES)

@@ -101,6 +101,14 @@ int mason_task_view(struct mason_task *t, json_t *obj, const struct mason_config
             t->engine_name);
         return MASON_EINVAL;
     }
+    if (!t->branch) {
+        snprintf(t->branch_default, sizeof(t->branch_default), "mason/%s", t->name);
+        t->branch = t->branch_default;
+    }
+    /* A task's own cost limit can only lower guardrails.max_cost_per_job. */
+    if (cfg->guardrails.max_cost_per_job > 0 &&
+        (t->max_cost_usd <= 0 || t->max_cost_usd > cfg->guardrails.max_cost_per_job))
+        t->max_cost_usd = cfg->guardrails.max_cost_per_job;
     t->model = get_str(spec, "model");
     if (!t->model && cfg->engines[t->engine])
         t->model = cfg->engines[t->engine]->model;

@@ -23,7 +23,7 @@ struct mason_task {
     const char *model; /* spec.model, or the engine's configured model, or NULL */
     const char *task_type;
     const char *repo_url;
-    const char *branch;
+    const char *branch; /* spec.repository.branch, else "mason/<task name>" */
     const char *base_branch;
     const char *image; /* spec.image, or NULL for the engine's configured image */
     json_t *env;       /* borrowed array or NULL */
@@ -41,6 +41,7 @@ struct mason_task {
     const char *phase; /* status.phase, or NULL before the first reconcile */
     json_t *status;    /* borrowed object or NULL */
     int deleting;
+    char branch_default[256];
 };
 
 /*

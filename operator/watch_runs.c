@@ -162,8 +162,11 @@ void watch_runs_total_usage(json_t *status)
     }
     json_array_foreach(runs, i, run) cost += json_number_value(json_object_get(run, "costUSD"));
     json_object_set_new(total, "costUSD", json_real(cost));
-    if (json_is_true(json_object_get(json_object_get(status, "usage"), "costEstimated")))
-        json_object_set_new(total, "costEstimated", json_true());
+    json_array_foreach(runs, i, run)
+    {
+        if (json_is_true(json_object_get(run, "costEstimated")))
+            json_object_set_new(total, "costEstimated", json_true());
+    }
     json_object_set_new(status, "usage", total);
 }
 
@@ -178,12 +181,8 @@ static void record_usage(struct reconcile *r, json_t *run, const struct mason_ru
             json_object_set(run, usage_keys[k], v);
     }
     json_object_set_new(run, "costUSD", json_real(snap->cost_usd));
-    if (json_is_true(json_object_get(snap->usage, "costEstimated"))) {
-        json_t *usage = json_object_get(r->status, "usage");
-
-        if (json_is_object(usage))
-            json_object_set_new(usage, "costEstimated", json_true());
-    }
+    json_object_set_new(run, "costEstimated",
+                        json_boolean(json_is_true(json_object_get(snap->usage, "costEstimated"))));
     if (snap->session_id) {
         json_object_set_new(run, "sessionID", json_string(snap->session_id));
         if (r->session.enabled)
@@ -338,6 +337,13 @@ void watch_runs_step(struct reconcile *r, json_t *run, json_t *job,
     mason_warn(&r->ctx, "stopping run %d: %s", index, message);
     stop_job(r, job_name);
     json_object_set_new(run, "outcome", json_string("Failed"));
+    /* An engine without a turn-limit flag (Codex) reaches maxTurns here: that is the turn
+     * limit, which a persisted session may continue after approval. */
+    if (strcmp(reason, "TurnLimitExceeded") == 0 && r->session.enabled) {
+        json_object_set_new(run, "reason", json_string("TurnLimitReached"));
+        continuation_request(r, run);
+        return;
+    }
     json_object_set_new(run, "reason", json_string(reason));
     reconcile_fail(r, reason, message);
 }
