@@ -30,6 +30,8 @@ def test_example_configuration_is_valid(path):
     ("pricing:\n  - model: m\n    input: cheap\n", "pricing[0].input"),
     ("approvals:\n  slack:\n    channel: C1\n", "approvals.slack"),
     ("defaults:\n  memory_request: lots\n", "defaults.memory_request"),
+    ("scoring:\n  warn_bellow: 0.5\n", "scoring: unknown key \"warn_bellow\""),
+    ("pricing:\n  - model: m\n    outptu: 1\n", "pricing[0]: unknown key \"outptu\""),
 ])
 def test_broken_configuration_names_the_key(tmp_path, text, expected):
     path = tmp_path / "mason-config.yaml"

@@ -3,7 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+
 #include "error.h"
+#include "scoring_config.h"
 #include "banned.h"
 
 static int price_number(const json_t *entry, size_t i, const char *key, double *out,
@@ -28,9 +31,20 @@ static int price_number(const json_t *entry, size_t i, const char *key, double *
 
 static int load_entry(const json_t *entry, size_t i, struct mason_price *p, struct mason_buf *err)
 {
+    static const char *const keys[] = {"model",      "input",       "output",
+                                       "cache_read", "cache_write", NULL};
     const char *model = json_string_value(json_object_get(entry, "model"));
+    char prefix[32];
     int rc;
 
+    snprintf(prefix, sizeof(prefix), "pricing[%zu]", i);
+    if (!json_is_object(entry) || mason_config_check_keys(entry, keys, prefix, err) != 0) {
+        if (!err->len)
+            mason_buf_addf(err,
+                           "%s: invalid entry; use {model, input, output, cache_read, cache_write}",
+                           prefix);
+        return MASON_ECONFIG;
+    }
     if (!model || !*model) {
         mason_buf_addf(err, "pricing[%zu].model: missing; give the model name or its prefix", i);
         return MASON_ECONFIG;

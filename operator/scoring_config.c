@@ -62,6 +62,33 @@ static int read_uints(const json_t *section, struct mason_scoring *out, struct m
     return rc;
 }
 
+static const char *const scoring_keys[] = {
+    "enabled",    "window_events", "window_minutes",  "loop_repeats", "thrash_flips", "burn_tokens",
+    "warn_below", "hint_below",    "terminate_below", "intervention", "max_hints",    NULL,
+};
+
+/* Rejects a key of section that is not in keys, naming it; prefix is the section's path. */
+int mason_config_check_keys(const json_t *section, const char *const *keys, const char *prefix,
+                            struct mason_buf *err)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach((json_t *)section, key, value)
+    {
+        int known = 0;
+
+        for (int i = 0; keys[i] && !known; i++)
+            known = strcmp(key, keys[i]) == 0;
+        if (!known) {
+            mason_buf_addf(err, "%s: unknown key \"%s\"; see docs/configuration.md for the keys",
+                           prefix, key);
+            return MASON_ECONFIG;
+        }
+    }
+    return 0;
+}
+
 int mason_scoring_load(const json_t *section, struct mason_scoring *out, struct mason_buf *err)
 {
     const json_t *enabled = json_object_get(section, "enabled");
@@ -80,7 +107,9 @@ int mason_scoring_load(const json_t *section, struct mason_scoring *out, struct 
     }
     if (enabled)
         out->enabled = json_is_true(enabled);
-    rc = read_uints(section, out, err);
+    rc = mason_config_check_keys(section, scoring_keys, "scoring", err);
+    if (rc == 0)
+        rc = read_uints(section, out, err);
     if (rc == 0)
         rc = read_level(section, "warn_below", &out->score.warn_below, err);
     if (rc == 0)

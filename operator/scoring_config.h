@@ -34,4 +34,11 @@ struct mason_scoring {
  * with err naming the key and the fix. */
 int mason_scoring_load(const json_t *section, struct mason_scoring *out, struct mason_buf *err);
 
+/*
+ * Returns MASON_ECONFIG with err naming the first key of section (an
+ * object) that keys (NULL-terminated) lacks, "PREFIX: unknown key ...", or 0.
+ */
+int mason_config_check_keys(const json_t *section, const char *const *keys, const char *prefix,
+                            struct mason_buf *err);
+
 #endif
