@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter.h"
 #include "error.h"
 #include "follower.h"
 #include "jobspec.h"
@@ -318,7 +319,8 @@ void watch_runs_step(struct reconcile *r, json_t *run, json_t *job,
     const char *reason;
     char message[512];
 
-    if (!r->op->runs)
+    /* Engines without an output adapter print nothing the operator can read. */
+    if (!r->op->runs || !mason_adapter_supported(r->t.engine))
         return;
     watch_runs_follow(r, index, job_name, strcmp(js->outcome, "Running") != 0);
     mason_runs_snapshot(r->op->runs, r->t.uid, index, snap);
