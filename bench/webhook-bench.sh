@@ -12,7 +12,8 @@
 # endpoint back to back at concurrency 1, 16 and 64 and paced at 1,000 requests
 # per second. It also sends the unhardened pod (bench/webhook-review-bare.json,
 # which also mounts one claim twice) to the mutation endpoint at concurrency 1.
-# The script prints one JSON line per run, the peak and current RSS of each
+# The script prints one JSON line per run, mason's own latency histogram over
+# the paced run (bench/webhook_histogram.py), the peak and current RSS of each
 # server, the load average before and after, and the throughput ratios. The same
 # lines go to build/bench/webhook.jsonl.
 #
@@ -111,7 +112,14 @@ run_server()
     one /mutate/pods "$bare" 1 5000
     one "$validate" "$hardened" 16 1000
     one "$validate" "$hardened" 64 300
+    if [ "$server" = mason ]; then
+        curl -sf --cacert "$work/ca.crt" "$base/metrics" >"$work/metrics-before"
+    fi
     one "$validate" "$hardened" 4 1250 1000
+    if [ "$server" = mason ]; then
+        curl -sf --cacert "$work/ca.crt" "$base/metrics" >"$work/metrics-after"
+        emit "$(python3 bench/webhook_histogram.py "$work/metrics-before" "$work/metrics-after")"
+    fi
 }
 run_server mason "https://127.0.0.1:$mason_port" /validate/pods/enforce
 run_server baseline "https://127.0.0.1:$baseline_port" /validate/pods
