@@ -324,7 +324,8 @@ static int decide(const struct mason_admission *a, enum mason_endpoint endpoint,
             (strcmp(r->operation, "CREATE") && strcmp(r->operation, "UPDATE")))
             break;
         resp->patch = mason_agenttask_approval_patch(
-            r->object, json_is_object(r->old_object) ? r->old_object : NULL, r->username);
+            r->object, json_is_object(r->old_object) ? r->old_object : NULL, r->username,
+            r->username && mason_string_list_contains(&a->cfg->approval_recorders, r->username));
         rc = resp->patch ? 0 : MASON_ENOMEM;
         if (json_array_size(resp->patch))
             *decision = "patched";

@@ -205,7 +205,7 @@ static int set_approved_by(json_t *patch, const json_t *task, const char *value)
 }
 
 json_t *mason_agenttask_approval_patch(const json_t *task, const json_t *old_task,
-                                       const char *username)
+                                       const char *username, bool recorder)
 {
     const char *approval = annotation(task, MASON_APPROVAL_ANNOTATION);
     const char *old_approval = annotation(old_task, MASON_APPROVAL_ANNOTATION);
@@ -216,10 +216,13 @@ json_t *mason_agenttask_approval_patch(const json_t *task, const json_t *old_tas
 
     if (!patch)
         return NULL;
-    if (approval && !same(approval, old_approval)) {
+    /* A recorder (the operator writing a Slack decision) names the decider itself. */
+    if (approval && !same(approval, old_approval) && !(recorder && approved_by)) {
         if (!same(approved_by, username ? username : ""))
             rc = set_approved_by(patch, task, username ? username : "");
-    } else if (!same(approved_by, old_approved_by)) {
+    } else if (!same(approved_by, old_approved_by) && !recorder &&
+               !(old_approval && !approval && !approved_by)) {
+        /* Removing a decision together with its decider is allowed; other changes revert. */
         rc = set_approved_by(patch, task, old_approved_by);
     }
     if (rc) {

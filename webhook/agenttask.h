@@ -8,6 +8,7 @@
 #define MASON_AGENTTASK_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "policy.h"
 #include "secrets.h"
@@ -36,10 +37,12 @@ const char *mason_agenttask_credential_kind(const char *value);
  * Builds the JSON Patch (a new reference, maybe empty) that records
  * username in the mason.dev/approved-by annotation when task sets or changes
  * mason.dev/approval compared with old_task (NULL on create). When the
- * approval is unchanged, a changed approved-by is restored to its old value,
- * so no one can claim another user's decision. NULL when memory runs out.
+ * approval is unchanged and still set, a changed approved-by is restored to
+ * its old value, so no one can claim another user's decision. A recorder
+ * (a user in approval_recorders, such as the operator writing a Slack
+ * decision) keeps the approved-by value it sends. NULL when memory runs out.
  */
 json_t *mason_agenttask_approval_patch(const json_t *task, const json_t *old_task,
-                                       const char *username);
+                                       const char *username, bool recorder);
 
 #endif

@@ -64,7 +64,8 @@ int mason_webhook_config_init(struct mason_webhook_config *cfg)
     cfg->max_body_bytes = MASON_WEBHOOK_DEFAULT_MAX_BODY;
     cfg->request_timeout_seconds = MASON_WEBHOOK_DEFAULT_TIMEOUT_SECONDS;
     cfg->threads = MASON_WEBHOOK_DEFAULT_THREADS;
-    if (!cfg->listen || list_add(&cfg->exempt_namespaces, "kube-system")) {
+    if (!cfg->listen || list_add(&cfg->exempt_namespaces, "kube-system") ||
+        list_add(&cfg->approval_recorders, MASON_WEBHOOK_OPERATOR_USER)) {
         mason_webhook_config_release(cfg);
         return MASON_ENOMEM;
     }
@@ -80,6 +81,7 @@ void mason_webhook_config_release(struct mason_webhook_config *cfg)
     free(cfg->log_level);
     list_release(&cfg->exempt_namespaces);
     list_release(&cfg->exempt_usernames);
+    list_release(&cfg->approval_recorders);
     list_release(&cfg->exempt_runtime_classes);
     memset(cfg, 0, sizeof(*cfg));
 }
@@ -207,6 +209,8 @@ static int parse_key(const char *key, const json_t *value, struct mason_webhook_
         return parse_exemptions(value, cfg, err);
     if (!strcmp(key, "secret_resolver"))
         return 0;
+    if (!strcmp(key, "approval_recorders"))
+        return set_list(value, key, &cfg->approval_recorders, err);
     if (!strcmp(key, "default_mode")) {
         if (!mason_mode_parse(json_string_value(value), &cfg->default_mode))
             return 0;

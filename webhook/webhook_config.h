@@ -30,6 +30,9 @@ struct mason_string_list {
 };
 
 /* Strings and lists are owned. */
+/* The operator's identity as the Helm chart and config/rbac install it. */
+#define MASON_WEBHOOK_OPERATOR_USER "system:serviceaccount:mason-system:mason-operator"
+
 struct mason_webhook_config {
     char *listen;    /* host:port or [v6]:port; port 0 picks a free port */
     char *cert_file; /* PEM serving certificate (chain) */
@@ -40,6 +43,9 @@ struct mason_webhook_config {
     struct mason_string_list exempt_namespaces;
     struct mason_string_list exempt_usernames;
     struct mason_string_list exempt_runtime_classes;
+    /* Users whose mason.dev/approved-by value is kept, because they record someone else's
+     * decision: the operator's ServiceAccount, which writes Slack decisions. */
+    struct mason_string_list approval_recorders;
     size_t max_body_bytes;
     unsigned request_timeout_seconds;
     unsigned threads;

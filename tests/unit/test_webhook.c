@@ -578,7 +578,7 @@ static void approval_records_user(void **state)
 {
     json_t *task = annotated_task("continue", NULL);
     json_t *old = annotated_task(NULL, NULL);
-    json_t *patch = mason_agenttask_approval_patch(task, old, "alice@example.com");
+    json_t *patch = mason_agenttask_approval_patch(task, old, "alice@example.com", false);
     json_t *op = json_array_get(patch, 0);
 
     (void)state;
@@ -596,7 +596,7 @@ static void approval_unchanged_gives_empty_patch(void **state)
 {
     json_t *task = annotated_task("continue", "alice");
     json_t *old = annotated_task("continue", "alice");
-    json_t *patch = mason_agenttask_approval_patch(task, old, "bob");
+    json_t *patch = mason_agenttask_approval_patch(task, old, "bob", false);
 
     (void)state;
     assert_int_equal(json_array_size(patch), 0);
@@ -609,7 +609,7 @@ static void approval_spoofed_user_restored(void **state)
 {
     json_t *task = annotated_task("continue", "mallory-claims-alice");
     json_t *old = annotated_task("continue", "alice");
-    json_t *patch = mason_agenttask_approval_patch(task, old, "mallory");
+    json_t *patch = mason_agenttask_approval_patch(task, old, "mallory", false);
     json_t *op = json_array_get(patch, 0);
 
     (void)state;
@@ -621,11 +621,37 @@ static void approval_spoofed_user_restored(void **state)
     json_decref(old);
 }
 
+static void approval_recorder_keeps_decider(void **state)
+{
+    json_t *task = annotated_task("continue", "slack:alice (U1)");
+    json_t *old = annotated_task(NULL, NULL);
+    json_t *patch = mason_agenttask_approval_patch(task, old, "system:serviceaccount:x:y", true);
+
+    (void)state;
+    assert_int_equal(json_array_size(patch), 0);
+    json_decref(patch);
+    json_decref(task);
+    json_decref(old);
+}
+
+static void approval_cleared_with_decider(void **state)
+{
+    json_t *task = annotated_task(NULL, NULL);
+    json_t *old = annotated_task("continue", "alice");
+    json_t *patch = mason_agenttask_approval_patch(task, old, "bob", false);
+
+    (void)state;
+    assert_int_equal(json_array_size(patch), 0);
+    json_decref(patch);
+    json_decref(task);
+    json_decref(old);
+}
+
 static void approval_forged_user_removed(void **state)
 {
     json_t *task = annotated_task(NULL, "forged");
     json_t *old = annotated_task(NULL, NULL);
-    json_t *patch = mason_agenttask_approval_patch(task, old, "mallory");
+    json_t *patch = mason_agenttask_approval_patch(task, old, "mallory", false);
     json_t *op = json_array_get(patch, 0);
 
     (void)state;
@@ -834,6 +860,8 @@ int main(void)
         cmocka_unit_test(approval_unchanged_gives_empty_patch),
         cmocka_unit_test(approval_spoofed_user_restored),
         cmocka_unit_test(approval_forged_user_removed),
+        cmocka_unit_test(approval_recorder_keeps_decider),
+        cmocka_unit_test(approval_cleared_with_decider),
         cmocka_unit_test_setup_teardown(approval_recorded_through_review, setup, teardown),
         cmocka_unit_test(config_rejects_unknown_keys),
         cmocka_unit_test(config_reads_every_key),
