@@ -176,7 +176,7 @@ def test_restricted_namespace_admits_agent_pods(cluster, operator_factory):
 
 def test_kill_during_burst_gives_one_job_per_task(cluster, namespace, operator_factory):
     op = operator_factory(namespaces=[namespace])
-    tasks = "---\n".join(json.dumps(agent_task(f"burst-{i}", namespace)) for i in range(50))
+    tasks = "\n---\n".join(json.dumps(agent_task(f"burst-{i}", namespace)) for i in range(50))
     cluster.apply(tasks)
     time.sleep(1.0)
     op.kill(signal.SIGKILL)
@@ -186,7 +186,7 @@ def test_kill_during_burst_gives_one_job_per_task(cluster, namespace, operator_f
         jobs = cluster.items("jobs", namespace=namespace)
         owners = [r["name"] for j in jobs for r in j["metadata"].get("ownerReferences", [])]
         return len(set(owners)) == 50 and owners
-    owners = wait_until(all_have_jobs, 180, "a Job for each of 50 tasks")
+    owners = wait_until(all_have_jobs, 300, "a Job for each of 50 tasks")
     assert len(owners) == 50, "some task got more than one Job"
     wait_until(lambda: all(task_status(cluster, namespace, f"burst-{i}").get("runs")
                            for i in range(50)), 120, "status of every task")

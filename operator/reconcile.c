@@ -140,9 +140,17 @@ static json_t *merge_diff(json_t *old, json_t *new_value)
     return patch;
 }
 
-static json_t *status_patch(json_t *old, json_t *new_status)
+/*
+ * The status patch carries the resourceVersion the pass read, so the API
+ * server rejects it with a conflict when the task changed since: a status
+ * computed from a stale cache never overwrites a newer one.
+ */
+static json_t *status_patch(struct reconcile *r, json_t *old)
 {
-    return json_pack("{s:o}", "status", merge_diff(old, new_status));
+    json_t *rv = json_object_get(json_object_get(r->obj, "metadata"), "resourceVersion");
+
+    return json_pack("{s:{s:O}, s:o}", "metadata", "resourceVersion", rv ? rv : json_null(),
+                     "status", merge_diff(old, r->status));
 }
 
 /* Whether the session's record changed: a new run, a captured session id or a finished run. */
@@ -189,11 +197,15 @@ static int write_status(struct reconcile *r, json_t *old)
     json_object_set_new(r->status, "observedGeneration", json_integer(r->t.generation));
     if (json_equal(old, r->status))
         return 0;
-    patch = status_patch(old, r->status);
+    patch = status_patch(r, old);
     mason_buf_reset(&r->err);
     rc = mason_kube_patch(r->op->kube, &MASON_KUBE_AGENTTASKS, r->t.namespace, r->t.name, "status",
                           MASON_KUBE_PATCH_MERGE, patch, MASON_FIELD_MANAGER, NULL, &r->err);
     json_decref(patch);
+    if (rc == MASON_ECONFLICT) {
+        mason_debug(&r->ctx, "status changed since it was read; computing it again");
+        return rc;
+    }
     if (rc != 0)
         return rc;
     if (session_changed(r, old))
@@ -236,7 +248,7 @@ static int reconcile_task(struct reconcile *r)
     /* The decision annotation is removed only after the status records the decision. */
     if (rc == 0 && r->clear_decision)
         continuation_clear_decision(r);
-    if (rc != 0)
+    if (rc != 0 && rc != MASON_ECONFLICT)
         mason_warn(&r->ctx, "reconcile failed, will retry: %s: %s", mason_strerror(rc),
                    mason_buf_str(&r->err));
     mason_session_plan_release(&r->session);
