@@ -1,26 +1,47 @@
 #!/usr/bin/env bash
-# Runs the operator benchmarks on the local control plane and prints their
-# results. It builds mason-operator and the control-plane binaries first
+# Runs the benchmarks and prints their results: the operator benchmarks on
+# the local control plane, and the webhook, stream-parsing, scoring and log
+# follower benchmarks, which need no cluster. It builds mason-operator and the control-plane binaries first
 # (the first toolchain build takes tens of minutes) and brings the control
 # plane up. The benchmarks work in namespaces of their own and delete them.
 #
-# usage: bench/run.sh [throughput] [memory] [latency]   (default: all three)
+# usage: bench/run.sh [throughput] [memory] [latency] [webhook] [stream] [score] [follower]
+#        (default: all)
 # Results: build/bench/operator_<name>.json; operator logs: build/bench/*-operator.log
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ $# -eq 0 ]; then
-    set -- throughput memory latency
+    set -- throughput memory latency webhook stream score follower
 fi
+operator_names=()
 for name in "$@"; do
     case $name in
-    throughput | memory | latency) ;;
+    throughput | memory | latency) operator_names+=("$name") ;;
+    webhook | stream | score | follower) ;;
     *)
-        echo "error: unknown benchmark '$name'; use throughput, memory or latency" >&2
+        echo "error: unknown benchmark '$name'; use throughput, memory, latency, webhook, stream, score or follower" >&2
         exit 2
         ;;
     esac
 done
+
+# Benchmarks without a cluster: each script prints its own results.
+declare -A scripts=([webhook]=webhook-bench.sh [stream]=stream-parse.sh [score]=score-bench.sh
+    [follower]=follower-bench.sh)
+mkdir -p build/bench
+for name in "$@"; do
+    script=${scripts[$name]:-}
+    [ -n "$script" ] || continue
+    echo "== $name: bench/$script (output: build/bench/$name.out)" >&2
+    if ! "bench/$script" >"build/bench/$name.out" 2>&1; then
+        echo "error: bench/$script failed; see build/bench/$name.out" >&2
+        tail -n 5 "build/bench/$name.out" >&2
+    fi
+    tail -n 15 "build/bench/$name.out"
+done
+[ ${#operator_names[@]} -gt 0 ] || exit 0
+set -- "${operator_names[@]}"
 
 make -s -j2 all
 e2e/toolchain/build.sh >/dev/null
