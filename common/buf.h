@@ -17,7 +17,10 @@ struct mason_buf {
 };
 
 #define MASON_BUF_DEFAULT_CAP (64u * 1024u * 1024u)
-#define MASON_BUF_INIT {NULL, 0, 0, 0}
+#define MASON_BUF_INIT                                                                             \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 
 /* Initialises an empty buffer that may grow to cap bytes (0 for the default). */
 void mason_buf_init(struct mason_buf *b, size_t cap);
@@ -35,8 +38,7 @@ int mason_buf_add(struct mason_buf *b, const void *data, size_t len);
 int mason_buf_adds(struct mason_buf *b, const char *s);
 
 /* Appends formatted text. Errors as mason_buf_add. */
-int mason_buf_addf(struct mason_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int mason_buf_addf(struct mason_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int mason_buf_vaddf(struct mason_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 

@@ -33,7 +33,7 @@ enum mason_error {
     MASON_E_FIRST_ = -1000,
     MASON_ERROR_TABLE(MASON_ERROR_ENUM)
 #undef MASON_ERROR_ENUM
-    MASON_E_LAST_
+        MASON_E_LAST_
 };
 
 /* Returns a static message for err (0 or a MASON_E* code). */

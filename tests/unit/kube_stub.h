@@ -156,8 +156,7 @@ static struct MHD_Response *stub_response(struct stub *s, const struct stub_repl
     struct stub_stream *st;
 
     if (!reply->hold_open)
-        return MHD_create_response_from_buffer(strlen(body), (void *)body,
-                                               MHD_RESPMEM_MUST_COPY);
+        return MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
     st = calloc(1, sizeof(*st));
     st->stub = s;
     st->body = strdup(body);
@@ -167,8 +166,8 @@ static struct MHD_Response *stub_response(struct stub *s, const struct stub_repl
 }
 
 static enum MHD_Result stub_handle(void *cls, struct MHD_Connection *c, const char *url,
-                                   const char *method, const char *version,
-                                   const char *upload_data, size_t *upload_size, void **ctx)
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_size, void **ctx)
 {
     struct stub *s = cls;
     struct stub_connection *conn = *ctx;
