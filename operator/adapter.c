@@ -33,6 +33,7 @@ void mason_adapter_free(struct mason_adapter *a)
     if (!a)
         return;
     adapter_calls_clear(a);
+    free(a->calls);
     for (unsigned i = 0; i < ADAPTER_RECENT_MESSAGES; i++)
         free(a->recent_messages[i]);
     free(a->main_message);

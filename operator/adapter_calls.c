@@ -53,6 +53,21 @@ static char *strdup_capped(const char *s, size_t cap)
     copy[len] = '\0';
     return copy;
 }
+/* Doubles the table, so a stream with few calls in flight keeps a small one. */
+static int calls_grow(struct mason_adapter *a)
+{
+    unsigned alloc = a->calls_alloc ? a->calls_alloc * 2 : 8;
+    struct adapter_call *calls;
+
+    if (alloc > ADAPTER_MAX_PENDING)
+        alloc = ADAPTER_MAX_PENDING;
+    calls = realloc(a->calls, alloc * sizeof(*calls));
+    if (!calls)
+        return MASON_ENOMEM;
+    a->calls = calls;
+    a->calls_alloc = alloc;
+    return 0;
+}
 
 int adapter_call_remember(struct mason_adapter *a, const struct mason_event *ev)
 {
@@ -77,6 +92,8 @@ int adapter_call_remember(struct mason_adapter *a, const struct mason_event *ev)
     call.seq = a->calls_seq++;
     if (a->calls_count == ADAPTER_MAX_PENDING)
         calls_evict_oldest(a);
+    if (a->calls_count == a->calls_alloc && calls_grow(a) != 0)
+        goto nomem;
     a->calls[a->calls_count++] = call;
     return 0;
 

@@ -40,7 +40,8 @@ struct mason_adapter {
     char *model;
     unsigned turn;
 
-    struct adapter_call calls[ADAPTER_MAX_PENDING];
+    struct adapter_call *calls; /* grows by doubling up to ADAPTER_MAX_PENDING */
+    unsigned calls_alloc;
     unsigned calls_count;
     uint64_t calls_seq;
 
