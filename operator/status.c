@@ -143,6 +143,9 @@ void mason_status_job_state(json_t *job, struct mason_job_state *out)
     memset(out, 0, sizeof(*out));
     out->outcome = "Running";
     out->ready = json_integer_value(json_object_get(status, "ready")) > 0;
+    out->has_pod = out->ready || json_integer_value(json_object_get(status, "active")) > 0 ||
+                   json_integer_value(json_object_get(status, "succeeded")) > 0 ||
+                   json_integer_value(json_object_get(status, "failed")) > 0;
     if (done) {
         out->outcome = "Succeeded";
         out->completion_time = json_string_value(json_object_get(status, "completionTime"));

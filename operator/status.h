@@ -60,6 +60,7 @@ struct mason_job_state {
     const char *reason;          /* Job condition reason when Failed, such as DeadlineExceeded */
     const char *message;         /* Job condition message, or NULL */
     bool ready;                  /* the agent pod is running and ready */
+    bool has_pod;                /* the Job controller reports a pod (active, ready or ended) */
     const char *completion_time; /* Job's completionTime or condition time, or NULL */
 };
 

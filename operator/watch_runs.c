@@ -322,7 +322,9 @@ void watch_runs_step(struct reconcile *r, json_t *run, json_t *job,
     /* Engines without an output adapter print nothing the operator can read. */
     if (!r->op->runs || !mason_adapter_supported(r->t.engine))
         return;
-    watch_runs_follow(r, index, job_name, strcmp(js->outcome, "Running") != 0);
+    /* Until the Job controller reports a pod there is no log to follow, so no pod list. */
+    if (js->has_pod || strcmp(js->outcome, "Running") != 0)
+        watch_runs_follow(r, index, job_name, strcmp(js->outcome, "Running") != 0);
     mason_runs_snapshot(r->op->runs, r->t.uid, index, snap);
     if (!snap->found)
         return;
