@@ -293,7 +293,7 @@ static int cache_listed(void *arg, json_t *obj)
 /*
  * Lists every object, one page at a time, into a new cache, swaps it in and
  * then delivers the difference, so a handler that reads the cache finds
- * what it was told about.
+ * the object it was called for.
  */
 static int informer_relist(struct mason_informer *inf)
 {

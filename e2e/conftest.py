@@ -104,7 +104,7 @@ class Kwok:
         return self.workdir / f"{namespace}-{pod}.log"
 
     def serve_log(self, namespace, pod, container="agent"):
-        """Creates the pod's log file (empty) and tells kwok to serve it."""
+        """Creates the pod's log file (empty) and a kwok Logs object that serves it."""
         path = self.log_path(namespace, pod)
         path.touch()
         self.cluster.apply({

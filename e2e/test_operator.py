@@ -91,7 +91,8 @@ def test_apply_creates_hardened_job_and_policy(cluster, namespace, operator):
                 "app.kubernetes.io/name", "app.kubernetes.io/managed-by"):
         assert key in labels, key
     owner = job["metadata"]["ownerReferences"][0]
-    assert owner["kind"] == "AgentTask" and owner["controller"] is True
+    assert owner["kind"] == "AgentTask"
+    assert owner["controller"] is True
 
     policies = cluster.items("networkpolicies", namespace=namespace)
     assert len(policies) == 1
@@ -101,8 +102,9 @@ def test_apply_creates_hardened_job_and_policy(cluster, namespace, operator):
     ports = {(p["protocol"], p["port"]) for rule in policy["egress"] for p in rule.get("ports", [])}
     assert {("UDP", 53), ("TCP", 53), ("TCP", 443), ("TCP", 22)} <= ports
     blocks = [t["ipBlock"] for rule in policy["egress"] for t in rule.get("to", [])]
-    assert any(b["cidr"] == "0.0.0.0/0" and "169.254.0.0/16" in b.get("except", [])
-               for b in blocks)
+    anywhere = [b for b in blocks if b["cidr"] == "0.0.0.0/0"]
+    assert anywhere
+    assert "169.254.0.0/16" in anywhere[0].get("except", [])
     status = wait_phase(cluster, namespace, "fix-flaky-test", "Running")
     assert status["runs"][0]["job"] == job["metadata"]["name"]
 
@@ -209,7 +211,8 @@ def test_invalid_task_is_rejected_by_api_server(cluster, namespace):
     bad_mode = agent_task("bad-mode", namespace, session={"persistence": "sometimes"})
     out = cluster.apply(bad_mode, check=False)
     assert out.returncode != 0
-    assert "persistence" in out.stderr and "shared-pvc" in out.stderr
+    assert "persistence" in out.stderr
+    assert "shared-pvc" in out.stderr
 
 
 def test_leader_election_lets_one_replica_act(cluster, namespace, operator_factory):

@@ -21,8 +21,7 @@
 #define APPROVED_BY_ANNOTATION "mason.dev/approved-by"
 #define DEFAULT_TIMEOUT_MINUTES 240
 
-/* limits.maxContinuations, else the engine's configured max_continuations. */
-static json_int_t max_continuations(struct reconcile *r)
+json_int_t continuation_max(struct reconcile *r)
 {
     const struct mason_engine_config *engine = r->op->cfg->engines[r->t.engine];
     json_t *limits = json_object_get(json_object_get(r->t.obj, "spec"), "limits");
@@ -32,17 +31,17 @@ static json_int_t max_continuations(struct reconcile *r)
     return engine ? engine->max_continuations : 0;
 }
 
-static long timeout_minutes(struct reconcile *r)
+long continuation_timeout_seconds(struct reconcile *r)
 {
     unsigned minutes = r->op->approvals.timeout_minutes;
 
-    return minutes ? (long)minutes : DEFAULT_TIMEOUT_MINUTES;
+    return (minutes ? (long)minutes : DEFAULT_TIMEOUT_MINUTES) * 60;
 }
 
 void continuation_request(struct reconcile *r, json_t *run)
 {
     json_int_t done = reconcile_status_int(r, "continuations");
-    json_int_t allowed = max_continuations(r);
+    json_int_t allowed = continuation_max(r);
     const char *session_id = json_string_value(json_object_get(r->status, "sessionID"));
     char message[512], requested[32], expires[32];
 
@@ -58,7 +57,7 @@ void continuation_request(struct reconcile *r, json_t *run)
         return;
     }
     mason_status_timestamp(r->now, requested);
-    mason_status_timestamp(r->now + timeout_minutes(r) * 60, expires);
+    mason_status_timestamp(r->now + continuation_timeout_seconds(r), expires);
     json_object_set_new(r->status, "approval",
                         json_pack("{s:I, s:s, s:s}", "continuation", done + 1, "requestedAt",
                                   requested, "expiresAt", expires));
@@ -70,7 +69,7 @@ void continuation_request(struct reconcile *r, json_t *run)
     mason_status_set_condition(r->status, MASON_COND_RUNNING, "False", "AwaitingApproval", message,
                                r->t.generation, r->now);
     mason_notify_request(r);
-    reconcile_requeue(r, timeout_minutes(r) * 60000L);
+    reconcile_requeue(r, continuation_timeout_seconds(r) * 1000L);
 }
 
 void continuation_clear_decision(struct reconcile *r)

@@ -191,7 +191,7 @@ int mason_controller_start(struct mason_operator *op, struct mason_buf *err)
     return 0;
 }
 
-/* Workers stop first, because they read the informers' caches; the follower and the
+/* Workers stop first, because they read the informers' caches. The follower and the
  * informers stop before the queue is freed, because their callbacks add keys to it. */
 void mason_controller_stop(struct mason_operator *op)
 {

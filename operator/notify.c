@@ -30,8 +30,7 @@ static void request_of(struct reconcile *r, struct mason_approval_request *req, 
     json_t *approval = json_object_get(r->status, "approval");
     json_t *usage = json_object_get(r->status, "usage");
     json_int_t k = json_integer_value(json_object_get(approval, "continuation"));
-    const struct mason_engine_config *engine = r->op->cfg->engines[r->t.engine];
-    json_t *limits = json_object_get(json_object_get(r->t.obj, "spec"), "limits");
+    const char *expires = json_string_value(json_object_get(approval, "expiresAt"));
 
     snprintf(id, id_size, REQUEST_PREFIX "%lld", (long long)k);
     memset(req, 0, sizeof(*req));
@@ -44,10 +43,9 @@ static void request_of(struct reconcile *r, struct mason_approval_request *req, 
     req->turns_used = (unsigned)json_integer_value(json_object_get(usage, "turns"));
     req->cost_usd = json_number_value(json_object_get(usage, "costUSD"));
     req->continuation = (unsigned)k;
-    req->max_continuations = json_object_get(limits, "maxContinuations")
-                                 ? (unsigned)r->t.max_continuations
-                                 : (engine ? engine->max_continuations : 0);
-    req->expires_at = r->now + (time_t)r->op->approvals.timeout_minutes * 60;
+    req->max_continuations = (unsigned)continuation_max(r);
+    if (mason_status_parse_timestamp(expires, &req->expires_at) != 0)
+        req->expires_at = 0;
 }
 
 void mason_notify_request(struct reconcile *r)

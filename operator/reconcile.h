@@ -69,6 +69,12 @@ int run_step(struct reconcile *r);
  */
 void continuation_request(struct reconcile *r, json_t *run);
 
+/* Returns limits.maxContinuations, else the engine's configured max_continuations. */
+json_int_t continuation_max(struct reconcile *r);
+
+/* Returns how long a continuation request waits for a decision, in seconds. */
+long continuation_timeout_seconds(struct reconcile *r);
+
 /* Removes the decision annotations, so the next request starts clean. */
 void continuation_clear_decision(struct reconcile *r);
 

@@ -1,5 +1,5 @@
 /*
- * What the operator has read from the output stream of each running agent:
+ * The registry of the output streams of running agents: for each run,
  * usage and cost, the engine's session id and final result, and when the
  * last event came. The stream follower writes here from its thread; the
  * reconciler reads snapshots and writes them into the AgentTask status.
@@ -37,7 +37,7 @@ struct mason_run_snapshot {
     bool scored;           /* scoring is on and saw an event */
     double score;          /* trajectory score from 0 (stuck) to 1 (steady progress) */
     json_t *score_reasons; /* one-line reasons, largest effect first, new reference */
-    char *hint;            /* prompt that says what went wrong, for a hint run, or NULL */
+    char *hint;            /* prompt that states what went wrong, for a hint run, or NULL */
 };
 
 struct mason_runs;

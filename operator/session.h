@@ -1,5 +1,5 @@
 /*
- * Where a task's agent session is kept between runs. With persistence
+ * Storage of a task's agent session between runs. With persistence
  * shared-pvc the session is a subdirectory of one ReadWriteMany claim per
  * namespace; with per-taskrun-pvc it is a ReadWriteOnce claim of the task's
  * own, created before the first Job and reused by every retry and

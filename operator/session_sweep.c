@@ -16,20 +16,6 @@ struct mason_session_sweep {
     bool stopping;
 };
 
-/* Parses an RFC 3339 UTC timestamp ("2026-12-04T15:30:00Z"). Returns 0 or -1. */
-static int parse_time(const char *s, time_t *out)
-{
-    struct tm tm;
-    const char *end;
-
-    memset(&tm, 0, sizeof(tm));
-    end = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-    if (!end)
-        return -1;
-    *out = timegm(&tm);
-    return 0;
-}
-
 bool mason_session_expired(json_t *session, json_t *task, time_t now, long fallback_ttl)
 {
     json_t *status = json_object_get(session, "status");
@@ -41,7 +27,7 @@ bool mason_session_expired(json_t *session, json_t *task, time_t now, long fallb
 
     if (task && !mason_status_phase_final(phase))
         return false;
-    if (parse_time(last, &used) != 0)
+    if (mason_status_parse_timestamp(last, &used) != 0)
         return false; /* never used: the task that made it has not started a run */
     return now - used > (json_is_integer(ttl) ? (long)json_integer_value(ttl) : fallback_ttl);
 }

@@ -12,6 +12,17 @@ void mason_status_timestamp(time_t t, char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+int mason_status_parse_timestamp(const char *s, time_t *out)
+{
+    struct tm tm;
+
+    memset(&tm, 0, sizeof(tm));
+    if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm))
+        return -1;
+    *out = timegm(&tm);
+    return 0;
+}
+
 bool mason_status_phase_final(const char *phase)
 {
     return phase &&

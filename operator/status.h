@@ -25,6 +25,9 @@
 /* Writes t as an RFC 3339 UTC timestamp ("2026-12-04T15:30:00Z") into out. */
 void mason_status_timestamp(time_t t, char out[32]);
 
+/* Parses an RFC 3339 UTC timestamp as mason_status_timestamp writes it. Returns 0 or -1. */
+int mason_status_parse_timestamp(const char *s, time_t *out);
+
 /* Returns whether phase is Succeeded or Failed. */
 bool mason_status_phase_final(const char *phase);
 

@@ -1,5 +1,5 @@
 /*
- * What the reconciler does with a running agent's output stream: start
+ * The reconciler's use of a running agent's output stream: start
  * following the pod's log, copy usage and the session id into the status,
  * and stop the run when it passes a ceiling (cost, turns, stall, cost per
  * ten minutes).

@@ -74,6 +74,20 @@ static void job_state_reads_conditions(void **state)
     json_decref(failed);
 }
 
+static void timestamp_round_trips(void **state)
+{
+    char text[32];
+    time_t back = 0;
+
+    (void)state;
+    mason_status_timestamp(1796378400, text);
+    assert_string_equal(text, "2026-12-04T10:00:00Z");
+    assert_int_equal(mason_status_parse_timestamp(text, &back), 0);
+    assert_int_equal(back, 1796378400);
+    assert_int_equal(mason_status_parse_timestamp("yesterday", &back), -1);
+    assert_int_equal(mason_status_parse_timestamp(NULL, &back), -1);
+}
+
 static void phase_final_only_for_ends(void **state)
 {
     (void)state;
@@ -89,6 +103,7 @@ int main(void)
         cmocka_unit_test(condition_keeps_transition_time),
         cmocka_unit_test(runs_keep_latest_hundred),
         cmocka_unit_test(job_state_reads_conditions),
+        cmocka_unit_test(timestamp_round_trips),
         cmocka_unit_test(phase_final_only_for_ends),
     };
 
