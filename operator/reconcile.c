@@ -1,7 +1,7 @@
 /*
  * The AgentTask reconciler. Each pass reads the task from the informer cache,
- * makes sure its NetworkPolicy exists, lets run.c start or follow the current
- * run, and writes the status when it changed. Object names are derived from
+ * lets run.c start or follow the current run, and writes the status when it
+ * changed. Object names are derived from
  * the task's uid and the run number, so a pass repeated after a crash finds
  * what the previous one created instead of creating it twice.
  */
@@ -98,18 +98,6 @@ void reconcile_requeue(struct reconcile *r, long delay_ms)
 json_int_t reconcile_status_int(struct reconcile *r, const char *key)
 {
     return json_integer_value(json_object_get(r->status, key));
-}
-
-static int ensure_network_policy(struct reconcile *r)
-{
-    json_t *policy = mason_jobspec_network_policy(&r->t, r->op->cfg);
-    int rc;
-
-    if (!policy)
-        return MASON_ENOMEM;
-    rc = reconcile_ensure(r, &MASON_KUBE_NETWORKPOLICIES, policy, NULL);
-    json_decref(policy);
-    return rc;
 }
 
 /*
@@ -236,11 +224,7 @@ static int reconcile_task(struct reconcile *r)
     mason_status_set_condition(r->status, MASON_COND_ACCEPTED, "True", "SpecValid",
                                "the spec is valid", r->t.generation, r->now);
     mason_session_plan_init(&r->session, &r->t, r->op->cfg);
-    rc = ensure_network_policy(r);
-    if (rc == MASON_EINVALID_OBJECT || rc == MASON_EFORBIDDEN)
-        reconcile_fail(r, "NetworkPolicyRejected", mason_buf_str(&r->err));
-    else if (rc == 0)
-        rc = run_step(r);
+    rc = run_step(r);
     if (rc == MASON_EPOLICY || rc == MASON_EINVALID_OBJECT || rc == MASON_EFORBIDDEN)
         rc = 0; /* the task is Failed; writing that is all that is left */
     if (rc == 0)

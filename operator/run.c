@@ -1,6 +1,6 @@
 /*
- * The lifecycle of one run: its objects are created (session, prompt
- * ConfigMap, per-run Secret, Job), its Job and output stream are followed,
+ * The lifecycle of one run: its objects are created (egress NetworkPolicy,
+ * session, prompt ConfigMap, per-run Secret, Job), its Job and output stream are followed,
  * and when it ends the task succeeds, fails, retries after an
  * infrastructure failure, or requests approval to continue.
  */
@@ -109,6 +109,21 @@ static int ensure_session(struct reconcile *r)
     return rc;
 }
 
+/* The egress policy comes first, so no agent pod runs without it. */
+static int ensure_network_policy(struct reconcile *r)
+{
+    json_t *policy = mason_jobspec_network_policy(&r->t, r->op->cfg);
+    int rc;
+
+    if (!policy)
+        return MASON_ENOMEM;
+    rc = reconcile_ensure(r, &MASON_KUBE_NETWORKPOLICIES, policy, NULL);
+    if (rc == MASON_EINVALID_OBJECT || rc == MASON_EFORBIDDEN)
+        reconcile_fail(r, "NetworkPolicyRejected", mason_buf_str(&r->err));
+    json_decref(policy);
+    return rc;
+}
+
 static int create_objects(struct reconcile *r, struct mason_run_spec *run)
 {
     json_t *config_map = NULL, *job = NULL;
@@ -146,7 +161,9 @@ int run_start(struct reconcile *r, int index, const char *trigger, const char *p
     r->ctx.run = r->run;
     mason_task_job_name(&r->t, index, &job_name);
     run.job_name = mason_buf_str(&job_name);
-    rc = ensure_session(r);
+    rc = ensure_network_policy(r);
+    if (rc == 0)
+        rc = ensure_session(r);
     if (rc == 0)
         rc = resolve_env(r, &run.env);
     if (rc == 0)
