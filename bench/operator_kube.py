@@ -29,6 +29,8 @@ TASKS = "/apis/mason.dev/v1alpha1/namespaces/{ns}/agenttasks"
 JOBS = "/apis/batch/v1/namespaces/{ns}/jobs"
 POLICIES = "/apis/networking.k8s.io/v1/namespaces/{ns}/networkpolicies"
 PODS = "/api/v1/namespaces/{ns}/pods"
+CONFIG_MAPS = "/api/v1/namespaces/{ns}/configmaps"
+EVENTS = "/api/v1/namespaces/{ns}/events"
 REQUEST_TIMEOUT_S = 60
 MAX_ATTEMPTS = 5
 # The label the operator puts on everything it creates; its Job informer selects on it.
@@ -198,6 +200,18 @@ def create_namespace(kube, prefix):
 
     wait_until(has_sa, 60, f"the default ServiceAccount in {name}")
     return name
+
+
+def wait_benchmark_namespaces_gone(kube, timeout=900):
+    """Waits until no namespace of an earlier benchmark is still being deleted: the
+    namespace controller's cleanup of thousands of objects would load the API server
+    during the next measurement."""
+    def none_terminating():
+        items, _ = kube.list("/api/v1/namespaces", {"labelSelector": "mason.dev/benchmark"})
+        return not any(ns["metadata"].get("deletionTimestamp") for ns in items)
+
+    wait_until(none_terminating, timeout, "the deletion of earlier benchmark namespaces",
+               interval=2)
 
 
 def delete_namespace(kube, name):
@@ -498,3 +512,38 @@ def write_result(path, result):
         pathlib.Path(path).parent.mkdir(parents=True, exist_ok=True)
         pathlib.Path(path).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2), flush=True)
+
+
+class RequestMeter:
+    """Requests the API server served between start() and stop(), by verb and resource,
+    from its apiserver_request_total counter."""
+
+    def __init__(self, kube):
+        self.kube = kube
+        self.before = {}
+
+    def _sample(self):
+        counts = {}
+        text = self.kube.request("GET", "/metrics").text
+        for line in text.splitlines():
+            if not line.startswith("apiserver_request_total{"):
+                continue
+            labels, value = line[len("apiserver_request_total{"):].rsplit("} ", 1)
+            fields = dict(part.split("=", 1) for part in labels.split('",') if "=" in part)
+            fields = {key: val.strip('"') for key, val in fields.items()}
+            resource = fields.get("resource", "")
+            if fields.get("subresource"):
+                resource += "/" + fields["subresource"]
+            key = f'{fields.get("verb", "")} {resource}'
+            counts[key] = counts.get(key, 0) + float(value)
+        return counts
+
+    def start(self):
+        self.before = self._sample()
+        return self
+
+    def stop(self):
+        after = self._sample()
+        delta = {key: int(value - self.before.get(key, 0)) for key, value in after.items()}
+        return dict(sorted(((key, n) for key, n in delta.items() if n > 0),
+                           key=lambda item: -item[1]))

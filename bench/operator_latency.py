@@ -63,6 +63,7 @@ def main():
     kube = k.Kube(k.default_kubeconfig())
     k.install_crds(kube)
     k.wait_no_all_namespace_operator()
+    k.wait_benchmark_namespaces_gone(kube)
     out_dir = k.pathlib.Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     namespace = k.create_namespace(kube, "latency")

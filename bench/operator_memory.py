@@ -84,6 +84,7 @@ def main():
         # An operator that watches all namespaces would start a Job for every task
         # before its status is set.
         k.wait_no_all_namespace_operator()
+        k.wait_benchmark_namespaces_gone(kube)
         ns_full = k.create_namespace(kube, "memory")
         result["seconds_to_create_tasks"] = round(fill(kube, ns_full, args.count, args.threads), 1)
         items, _ = kube.list(k.JOBS.format(ns=ns_full))

@@ -11,9 +11,15 @@ task has a Job, a NetworkPolicy and a status.runs entry, as seen on watches open
 before the burst. The ratio is the operator's rate over the baseline's rate
 (baseline time / operator time); the target is 0.8 or more.
 
-Both phases run in the same invocation on the same control plane, baseline first.
-Between them the script waits until the baseline's pods are Running, so the
-cluster is quiet when the burst starts.
+Same writes (--same-writes): the client itself sends the writes of each task, one
+after another per task, in namespaces no operator watches: first those the operator
+sends (AgentTask, NetworkPolicy, prompt ConfigMap, Job, status patch, Event), then only
+those the definition of done requires (AgentTask, NetworkPolicy, Job, status patch).
+Their rates bound what an operator making those writes can reach on this control plane.
+
+All phases run in the same invocation on the same control plane, baseline first.
+Between them the script waits until the previous phase's pods are Running, so the
+cluster is quiet when the next phase starts.
 """
 
 import argparse
@@ -54,14 +60,38 @@ def job_template(job):
 
 
 def warm_up(kube, namespace):
-    """Creates one AgentTask and returns the Job the operator makes for it."""
+    """Creates one AgentTask and returns what the operator made for it: its Job,
+    NetworkPolicy and prompt ConfigMap, and the task's status with its first run."""
     kube.create(k.TASKS.format(ns=namespace), k.agent_task("warm-up", namespace))
+    selector = {"labelSelector": "mason.dev/task=warm-up"}
 
-    def job():
-        items, _ = kube.list(k.JOBS.format(ns=namespace), {"labelSelector": "mason.dev/task=warm-up"})
-        return items[0] if items else None
+    def made():
+        jobs, _ = kube.list(k.JOBS.format(ns=namespace), selector)
+        policies, _ = kube.list(k.POLICIES.format(ns=namespace))
+        maps, _ = kube.list(k.CONFIG_MAPS.format(ns=namespace), selector)
+        task = kube.request("GET", k.TASKS.format(ns=namespace) + "/warm-up").json()
+        if not (jobs and policies and maps and (task.get("status") or {}).get("runs")):
+            return None
+        return {"job": jobs[0], "policy": policies[0], "config_map": maps[0],
+                "status": task["status"]}
 
-    return k.wait_until(job, 120, f"the Job of AgentTask {namespace}/warm-up")
+    return k.wait_until(made, 120, f"the objects of AgentTask {namespace}/warm-up")
+
+
+def copy_for(obj, name, owner):
+    """Returns obj as a new object named name and owned by owner (an AgentTask reply),
+    without the fields the API server sets."""
+    meta = obj["metadata"]
+    labels = {key: value for key, value in (meta.get("labels") or {}).items()
+              if key not in SERVER_LABELS}
+    labels["mason.dev/task"] = owner["metadata"]["name"]
+    body = {key: value for key, value in obj.items() if key not in ("metadata", "status")}
+    body["metadata"] = {
+        "name": name, "labels": labels, "annotations": meta.get("annotations") or {},
+        "ownerReferences": [{"apiVersion": "mason.dev/v1alpha1", "kind": "AgentTask",
+                             "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
+                             "controller": True, "blockOwnerDeletion": True}]}
+    return body
 
 
 def run_baseline(kube, namespace, template, count, threads, timeout):
@@ -82,6 +112,7 @@ def run_baseline(kube, namespace, template, count, threads, timeout):
 
     watch = k.Watch(kube, k.JOBS.format(ns=namespace), on_job).start()
     meter = k.CpuMeter(k.control_plane_pids()).start()
+    requests_meter = k.RequestMeter(kube).start()
     t0 = time.monotonic()
     k.run_parallel(create, names, threads)
     replied = time.monotonic() - t0
@@ -89,10 +120,12 @@ def run_baseline(kube, namespace, template, count, threads, timeout):
         raise TimeoutError(f"only {len(seen)} of {count} Jobs arrived on the watch")
     seconds = max(seen.values()) - t0
     cpu = meter.stop()
+    served = requests_meter.stop()
     watch.stop()
 
     result = {"seconds": round(seconds, 3), "jobs_per_second": round(count / seconds, 1),
-              "seconds_until_last_reply": round(replied, 3), "cpu_seconds": cpu}
+              "seconds_until_last_reply": round(replied, 3), "cpu_seconds": cpu,
+              "api_requests": served}
     result.update(wait_pods_running(kube, namespace, count, SETTLE_TIMEOUT_S))
     return result
 
@@ -114,6 +147,71 @@ def wait_pods_running(kube, namespace, count, timeout):
         pass
     return {"pods_running": len(running),
             "seconds_until_pods_running": round(time.monotonic() - t0, 1)}
+
+
+# The writes of one task in the same-writes phases: "operator" is what mason-operator
+# sends, "required" only what a task needs under the benchmark's definition of done.
+WRITE_SETS = {
+    "operator": ("task", "policy", "config_map", "job", "status", "event"),
+    "required": ("task", "policy", "job", "status"),
+}
+
+
+def task_writes(kube, namespace, made):
+    """Returns one function per write of a task, each taking the task's name and the reply
+    to its create request."""
+    job = job_template(made["job"])
+    status = {key: made["status"][key] for key in ("phase", "reason", "message", "conditions",
+                                                    "runs", "startTime") if key in made["status"]}
+
+    def event(name, task):
+        kube.create(k.EVENTS.format(ns=namespace), {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"generateName": f"{name}."},
+            "involvedObject": {"apiVersion": "mason.dev/v1alpha1", "kind": "AgentTask",
+                               "name": name, "namespace": namespace,
+                               "uid": task["metadata"]["uid"]},
+            "reason": "JobCreated", "message": f"Job {name}-run was created",
+            "type": "Normal", "source": {"component": "mason-bench"}})
+
+    return {
+        "policy": lambda name, task: kube.create(k.POLICIES.format(ns=namespace),
+                                                 copy_for(made["policy"], name, task)),
+        "config_map": lambda name, task: kube.create(
+            k.CONFIG_MAPS.format(ns=namespace), copy_for(made["config_map"], f"{name}-prompt",
+                                                         task)),
+        "job": lambda name, task: kube.create(k.JOBS.format(ns=namespace),
+                                              copy_for(job, f"{name}-run", task)),
+        "status": lambda name, task: kube.request(
+            "PATCH", k.TASKS.format(ns=namespace) + f"/{name}/status", {"status": status},
+            content_type="application/merge-patch+json"),
+        "event": event,
+    }
+
+
+def run_same_writes(kube, namespace, made, writes, count, threads):
+    """Sends the API writes of each task from this client, in a namespace no operator
+    watches: the AgentTask, then copies of what the operator made for the warm-up task,
+    one after another per task on the same threads as the other phases. The time bounds
+    what any operator that makes these writes can reach on this control plane."""
+    steps = task_writes(kube, namespace, made)
+
+    def one(name):
+        task = kube.create(k.TASKS.format(ns=namespace), k.agent_task(name, namespace))
+        for write in writes[1:]:
+            steps[write](name, task)
+
+    names = [f"same-{i:05d}" for i in range(count)]
+    meter = k.CpuMeter(k.control_plane_pids()).start()
+    requests_meter = k.RequestMeter(kube).start()
+    t0 = time.monotonic()
+    k.run_parallel(one, names, threads)
+    seconds = time.monotonic() - t0
+    result = {"writes": list(writes), "seconds": round(seconds, 3),
+              "tasks_per_second": round(count / seconds, 1), "cpu_seconds": meter.stop(),
+              "api_requests": requests_meter.stop()}
+    result.update(wait_pods_running(kube, namespace, count, SETTLE_TIMEOUT_S))
+    return result
 
 
 class BurstTracker:
@@ -160,17 +258,19 @@ def run_operator_burst(kube, namespace, operator, count, threads, timeout):
     ]
     pids = dict(k.control_plane_pids(), **{"mason-operator": operator.pid})
     meter = k.CpuMeter(pids).start()
+    requests_meter = k.RequestMeter(kube).start()
     t0 = time.monotonic()
     k.run_parallel(lambda n: kube.create(k.TASKS.format(ns=namespace), k.agent_task(n, namespace)),
                    names, threads)
     created = time.monotonic() - t0
     finished = tracker.done.wait(timeout)
     cpu = meter.stop()
+    served = requests_meter.stop()
     for w in watches:
         w.stop()
     errors = [str(w.error) for w in watches if w.error]
     result = {"seconds_to_create_tasks": round(created, 3), "complete": finished,
-              "cpu_seconds": cpu, "watch_errors": errors}
+              "cpu_seconds": cpu, "api_requests": served, "watch_errors": errors}
     for kind in BurstTracker.KINDS:
         times = tracker.seen[kind].values()
         result[f"{kind}_count"] = len(times)
@@ -192,15 +292,22 @@ def main():
     ap.add_argument("--out-dir", default=str(k.TOP / "build/bench"),
                     help="directory for the operator log and its configuration")
     ap.add_argument("--json", help="also write the result to this file")
+    ap.add_argument("--same-writes", action="store_true",
+                    help="also time this client making the writes of each task itself "
+                    "(those of the operator, then only the required ones), between the "
+                    "baseline and the burst")
     args = ap.parse_args()
 
     kube = k.Kube(k.default_kubeconfig())
     k.install_crds(kube)
     k.wait_no_all_namespace_operator()
+    k.wait_benchmark_namespaces_gone(kube)
     out_dir = k.pathlib.Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ns_base = k.create_namespace(kube, "jobs")
     ns_op = k.create_namespace(kube, "burst")
+    same_namespaces = {label: k.create_namespace(kube, f"same-{label.replace('_', '-')}")
+                       for label in WRITE_SETS if args.same_writes}
     operator = k.Operator(kube, [ns_op], out_dir / "throughput-operator.log", args.workers)
     result = {"benchmark": "operator_throughput", "count": args.count,
               "threads": args.threads, "workers": args.workers or "default",
@@ -209,9 +316,13 @@ def main():
     try:
         operator.start()
         operator.wait_started()
-        template = job_template(warm_up(kube, ns_op))
-        result["baseline"] = run_baseline(kube, ns_base, template, args.count, args.threads,
-                                          args.timeout)
+        made = warm_up(kube, ns_op)
+        result["baseline"] = run_baseline(kube, ns_base, job_template(made["job"]), args.count,
+                                          args.threads, args.timeout)
+        for label, ns in same_namespaces.items():
+            phase = run_same_writes(kube, ns, made, WRITE_SETS[label], args.count, args.threads)
+            phase["ratio"] = round(result["baseline"]["seconds"] / phase["seconds"], 3)
+            result[f"same_writes_{label}"] = phase
         result["operator"] = run_operator_burst(kube, ns_op, operator, args.count, args.threads,
                                                 args.timeout)
         if result["operator"].get("seconds"):
@@ -228,6 +339,8 @@ def main():
         operator.stop()
         k.delete_namespace(kube, ns_base)
         k.delete_namespace(kube, ns_op)
+        for ns in same_namespaces.values():
+            k.delete_namespace(kube, ns)
         kube.close()
     k.write_result(args.json, result)
 
