@@ -25,6 +25,15 @@ struct mason_adapter *mason_adapter_create(enum mason_engine_id engine, mason_ev
     a->fn = fn;
     a->arg = arg;
     a->feed = engine == MASON_ENGINE_CODEX ? adapter_codex_feed : adapter_claude_feed;
+    mason_jscan_init(&a->doc);
+    /* Escaping can make the canonical form up to 6 times as long as the line. */
+    mason_buf_init(&a->canonical, 6 * (size_t)MASON_JSCAN_MAX_LEN);
+    a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    a->md = EVP_MD_CTX_new();
+    if (!a->sha256 || !a->md) {
+        mason_adapter_free(a);
+        return NULL;
+    }
     return a;
 }
 
@@ -40,12 +49,15 @@ void mason_adapter_free(struct mason_adapter *a)
     free(a->session_id);
     free(a->model);
     free(a->last_message);
+    mason_jscan_release(&a->doc);
+    mason_buf_release(&a->canonical);
+    EVP_MD_CTX_free(a->md);
+    EVP_MD_free(a->sha256);
     free(a);
 }
 
 int mason_adapter_feed(struct mason_adapter *a, const char *line, size_t len)
 {
-    json_t *obj;
     int rc;
 
     while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
@@ -61,14 +73,16 @@ int mason_adapter_feed(struct mason_adapter *a, const char *line, size_t len)
         a->stats.not_json++;
         return 0;
     }
-    obj = json_loadb(line, len, 0, NULL);
-    if (!json_is_object(obj) || !json_is_string(json_object_get(obj, "type"))) {
+    rc = mason_jscan_parse(&a->doc, line, len);
+    if (rc == MASON_ENOMEM)
+        return rc;
+    if (rc || !adapter_is(a, adapter_get(a, 0, "type"), MASON_JSCAN_STRING)) {
         a->stats.malformed++;
-        json_decref(obj);
-        return 0;
+        return a->doc.nomem ? MASON_ENOMEM : 0;
     }
-    rc = a->feed(a, obj);
-    json_decref(obj);
+    rc = a->feed(a, 0);
+    if (rc == 0 && a->doc.nomem)
+        rc = MASON_ENOMEM;
     return rc;
 }
 
@@ -104,29 +118,131 @@ void adapter_emit(struct mason_adapter *a, struct mason_event *ev)
     a->fn(a->arg, ev);
 }
 
-void adapter_check_fields(struct mason_adapter *a, json_t *obj, const char *const *known)
+/* Returns whether a key before key k of obj decodes to the same string. */
+static bool key_repeated(struct mason_jscan *doc, int obj, int k)
 {
-    const char *key;
-    json_t *value;
+    const char *key = mason_jscan_string(doc, k);
 
-    json_object_foreach(obj, key, value)
-    {
-        const char *const *k = known;
+    if (!key)
+        return false;
+    for (int e = mason_jscan_first(doc, obj); e >= 0 && e < k; e = mason_jscan_next(doc, obj, e))
+        if (mason_jscan_equals(doc, e, key))
+            return true;
+    return false;
+}
 
-        while (*k && strcmp(*k, key) != 0)
-            k++;
-        if (!*k)
+void adapter_check_fields(struct mason_adapter *a, int obj, const char *const *known)
+{
+    struct mason_jscan *doc = &a->doc;
+
+    if (mason_jscan_type(doc, obj) != MASON_JSCAN_OBJECT)
+        return;
+    for (int k = mason_jscan_first(doc, obj); k >= 0; k = mason_jscan_next(doc, obj, k)) {
+        const char *const *name = known;
+
+        while (*name && !mason_jscan_equals(doc, k, *name))
+            name++;
+        /* jansson kept one member per key, so a repeated unknown key counts once. */
+        if (!*name && !key_repeated(doc, obj, k))
             a->stats.unknown_fields++;
     }
 }
 
-uint64_t adapter_u64(json_t *obj, const char *key)
+int adapter_get(struct mason_adapter *a, int obj, const char *key)
 {
-    json_t *v = json_object_get(obj, key);
+    return mason_jscan_get(&a->doc, obj, key);
+}
 
-    if (json_is_integer(v) && json_integer_value(v) > 0)
-        return (uint64_t)json_integer_value(v);
-    if (json_is_real(v) && json_real_value(v) > 0 && json_real_value(v) < 1e18)
-        return (uint64_t)json_real_value(v);
+const char *adapter_str(struct mason_adapter *a, int obj, const char *key)
+{
+    return mason_jscan_string(&a->doc, mason_jscan_get(&a->doc, obj, key));
+}
+
+bool adapter_is(struct mason_adapter *a, int i, enum mason_jscan_type type)
+{
+    return mason_jscan_type(&a->doc, i) == type;
+}
+
+uint64_t adapter_u64(struct mason_adapter *a, int obj, const char *key)
+{
+    int v = adapter_get(a, obj, key);
+    int64_t n;
+    double d;
+
+    if (mason_jscan_int(&a->doc, v, &n))
+        return n > 0 ? (uint64_t)n : 0;
+    if (mason_jscan_double(&a->doc, v, &d) && d > 0 && d < 1e18)
+        return (uint64_t)d;
     return 0;
+}
+
+/* Parses value i with jansson, for the values the canonical writer leaves to it. */
+static json_t *load_value(struct mason_adapter *a, int i)
+{
+    size_t len;
+    const char *text = mason_jscan_span(&a->doc, i, &len);
+
+    return text ? json_loadb(text, len, JSON_DECODE_ANY, NULL) : NULL;
+}
+
+/* Hashes the canonical form in a->canonical into out. */
+static int hash_canonical(struct mason_adapter *a, char out[MASON_EVENT_HASH_SIZE])
+{
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int digest_len = 0;
+
+    if (!EVP_DigestInit_ex2(a->md, a->sha256, NULL) ||
+        !EVP_DigestUpdate(a->md, a->canonical.data, a->canonical.len) ||
+        !EVP_DigestFinal_ex(a->md, digest, &digest_len) || digest_len != 32)
+        return MASON_ENOMEM;
+    mason_event_hex_digest(digest, out);
+    return 0;
+}
+
+int adapter_hash_value(struct mason_adapter *a, int i, char out[MASON_EVENT_HASH_SIZE])
+{
+    json_t *value;
+    int rc;
+
+    out[0] = '\0';
+    if (i < 0)
+        return 0;
+    mason_buf_reset(&a->canonical);
+    rc = mason_jscan_write_canonical(&a->doc, i, &a->canonical);
+    if (rc == 0)
+        return hash_canonical(a, out);
+    if (rc == MASON_ENOMEM)
+        return rc;
+    value = load_value(a, i);
+    if (!value)
+        return MASON_ENOMEM;
+    rc = mason_event_hash_args(value, out);
+    json_decref(value);
+    return rc;
+}
+
+int adapter_hash_member(struct mason_adapter *a, const char *key, int i,
+                        char out[MASON_EVENT_HASH_SIZE])
+{
+    json_t *args, *value;
+    struct mason_buf *b = &a->canonical;
+    int rc;
+
+    mason_buf_reset(b);
+    rc = mason_buf_addf(b, "{\"%s\":", key);
+    if (rc == 0)
+        rc = i < 0 ? mason_buf_add(b, "null", 4) : mason_jscan_write_canonical(&a->doc, i, b);
+    if (rc == 0)
+        rc = mason_buf_add(b, "}", 1);
+    if (rc == 0)
+        return hash_canonical(a, out);
+    if (rc == MASON_ENOMEM)
+        return rc;
+    value = load_value(a, i);
+    args = value ? json_pack("{s:o}", key, value) : NULL;
+    if (!args)
+        return MASON_ENOMEM;
+    rc = mason_event_hash_args(args, out);
+    json_decref(args);
+    return rc;
 }

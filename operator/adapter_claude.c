@@ -89,9 +89,9 @@ static bool in_list(const char *const *list, const char *s)
     return false;
 }
 
-static const char *str(json_t *obj, const char *key)
+static const char *str(struct mason_adapter *a, int obj, const char *key)
 {
-    return json_string_value(json_object_get(obj, key));
+    return adapter_str(a, obj, key);
 }
 
 /* A new session_id starts a new session: the turn count and pending calls restart. */
@@ -106,9 +106,9 @@ static int claude_set_session(struct mason_adapter *a, const char *session_id)
     return adapter_set_string(&a->session_id, session_id);
 }
 
-static int claude_system(struct mason_adapter *a, json_t *line)
+static int claude_system(struct mason_adapter *a, int line)
 {
-    const char *subtype = str(line, "subtype");
+    const char *subtype = str(a, line, "subtype");
     struct mason_event ev;
     int rc;
 
@@ -120,9 +120,9 @@ static int claude_system(struct mason_adapter *a, json_t *line)
         return 0;
     }
     adapter_check_fields(a, line, init_fields);
-    rc = claude_set_session(a, str(line, "session_id"));
+    rc = claude_set_session(a, str(a, line, "session_id"));
     if (rc == 0)
-        rc = adapter_set_string(&a->model, str(line, "model"));
+        rc = adapter_set_string(&a->model, str(a, line, "model"));
     if (rc)
         return rc;
     mason_event_clear(&ev);
@@ -131,12 +131,12 @@ static int claude_system(struct mason_adapter *a, json_t *line)
     return 0;
 }
 
-static void claude_tokens(json_t *usage, struct mason_tokens *t)
+static void claude_tokens(struct mason_adapter *a, int usage, struct mason_tokens *t)
 {
-    t->input = adapter_u64(usage, "input_tokens");
-    t->output = adapter_u64(usage, "output_tokens");
-    t->cache_read = adapter_u64(usage, "cache_read_input_tokens");
-    t->cache_write = adapter_u64(usage, "cache_creation_input_tokens");
+    t->input = adapter_u64(a, usage, "input_tokens");
+    t->output = adapter_u64(a, usage, "output_tokens");
+    t->cache_read = adapter_u64(a, usage, "cache_read_input_tokens");
+    t->cache_write = adapter_u64(a, usage, "cache_creation_input_tokens");
 }
 
 static bool message_seen(struct mason_adapter *a, const char *id)
@@ -148,10 +148,10 @@ static bool message_seen(struct mason_adapter *a, const char *id)
 }
 
 /* Counts the turn and emits the usage of a message the first time one of its lines comes. */
-static int claude_message_usage(struct mason_adapter *a, json_t *message, bool sidechain)
+static int claude_message_usage(struct mason_adapter *a, int message, bool sidechain)
 {
-    const char *id = str(message, "id");
-    json_t *usage = json_object_get(message, "usage");
+    const char *id = str(a, message, "id");
+    int usage = adapter_get(a, message, "usage");
     struct mason_event ev;
     int rc;
 
@@ -167,14 +167,14 @@ static int claude_message_usage(struct mason_adapter *a, json_t *message, bool s
         if (rc)
             return rc;
     }
-    if (!json_is_object(usage))
+    if (!adapter_is(a, usage, MASON_JSCAN_OBJECT))
         return 0;
     mason_event_clear(&ev);
     ev.kind = MASON_EVENT_USAGE;
-    ev.model = str(message, "model");
+    ev.model = str(a, message, "model");
     ev.sidechain = sidechain;
     ev.has_tokens = true;
-    claude_tokens(usage, &ev.tokens);
+    claude_tokens(a, usage, &ev.tokens);
     adapter_emit(a, &ev);
     return 0;
 }
@@ -190,32 +190,32 @@ static bool tool_reads(const char *name)
     return strcmp(name, "Read") == 0;
 }
 
-static int claude_tool_use(struct mason_adapter *a, json_t *block, struct mason_event *ev)
+static int claude_tool_use(struct mason_adapter *a, int block, struct mason_event *ev)
 {
-    json_t *input = json_object_get(block, "input");
+    int input = adapter_get(a, block, "input");
     int rc;
 
     ev->kind = MASON_EVENT_TOOL_CALL;
-    ev->tool_name = str(block, "name");
-    ev->tool_id = str(block, "id");
+    ev->tool_name = str(a, block, "name");
+    ev->tool_id = str(a, block, "id");
     if (!ev->tool_name)
         ev->tool_name = "";
-    rc = mason_event_hash_args(input, ev->args_hash);
+    rc = adapter_hash_value(a, input, ev->args_hash);
     if (rc)
         return rc;
-    ev->command = str(input, "command");
+    ev->command = str(a, input, "command");
     if (tool_modifies(ev->tool_name) || tool_reads(ev->tool_name)) {
-        mason_event_add_file(ev, str(input, "file_path"));
-        mason_event_add_file(ev, str(input, "notebook_path"));
+        mason_event_add_file(ev, str(a, input, "file_path"));
+        mason_event_add_file(ev, str(a, input, "notebook_path"));
         ev->files_modified = tool_modifies(ev->tool_name);
     }
     adapter_emit(a, ev);
     return adapter_call_remember(a, ev);
 }
 
-static int claude_assistant_block(struct mason_adapter *a, json_t *block, struct mason_event *ev)
+static int claude_assistant_block(struct mason_adapter *a, int block, struct mason_event *ev)
 {
-    const char *type = str(block, "type");
+    const char *type = str(a, block, "type");
 
     if (!type) {
         a->stats.unknown_types++;
@@ -224,7 +224,7 @@ static int claude_assistant_block(struct mason_adapter *a, json_t *block, struct
     if (strcmp(type, "text") == 0) {
         ev->kind = ev->error ? MASON_EVENT_ERROR : MASON_EVENT_TEXT;
         ev->is_error = ev->error != NULL;
-        ev->text = str(block, "text");
+        ev->text = str(a, block, "text");
         adapter_emit(a, ev);
         return 0;
     }
@@ -237,33 +237,37 @@ static int claude_assistant_block(struct mason_adapter *a, json_t *block, struct
     return 0;
 }
 
-static int claude_assistant(struct mason_adapter *a, json_t *line)
+/* Returns the first element of array i, or -1 when it is empty or not an array. */
+static int first_element(struct mason_adapter *a, int i)
 {
-    json_t *message = json_object_get(line, "message");
-    json_t *content = json_object_get(message, "content");
-    bool sidechain = json_is_string(json_object_get(line, "parent_tool_use_id"));
-    json_t *block;
-    size_t i;
+    return adapter_is(a, i, MASON_JSCAN_ARRAY) ? mason_jscan_first(&a->doc, i) : -1;
+}
+
+static int claude_assistant(struct mason_adapter *a, int line)
+{
+    int message = adapter_get(a, line, "message");
+    int content = adapter_get(a, message, "content");
+    bool sidechain = adapter_is(a, adapter_get(a, line, "parent_tool_use_id"), MASON_JSCAN_STRING);
     int rc;
 
     adapter_check_fields(a, line, assistant_fields);
-    if (!json_is_object(message)) {
+    if (!adapter_is(a, message, MASON_JSCAN_OBJECT)) {
         a->stats.malformed++;
         return 0;
     }
-    rc = claude_set_session(a, str(line, "session_id"));
+    rc = claude_set_session(a, str(a, line, "session_id"));
     if (rc == 0)
         rc = claude_message_usage(a, message, sidechain);
     if (rc)
         return rc;
-    json_array_foreach(content, i, block)
-    {
+    for (int block = first_element(a, content); block >= 0;
+         block = mason_jscan_next(&a->doc, content, block)) {
         struct mason_event ev;
 
         mason_event_clear(&ev);
-        ev.model = str(message, "model");
+        ev.model = str(a, message, "model");
         ev.sidechain = sidechain;
-        ev.error = str(line, "error");
+        ev.error = str(a, line, "error");
         rc = claude_assistant_block(a, block, &ev);
         if (rc)
             return rc;
@@ -288,24 +292,23 @@ static bool exit_code_prefix(const char *text, int *code)
     return true;
 }
 
-static const char *result_text(json_t *content)
+/* Returns the output of a tool_result, cut at MASON_EVENT_MAX_RESULT_TEXT bytes. */
+static const char *result_text(struct mason_adapter *a, int content)
 {
-    json_t *block;
-    size_t i;
+    if (adapter_is(a, content, MASON_JSCAN_STRING))
+        return mason_jscan_string_prefix(&a->doc, content, MASON_EVENT_MAX_RESULT_TEXT);
+    for (int block = first_element(a, content); block >= 0;
+         block = mason_jscan_next(&a->doc, content, block)) {
+        int text = adapter_get(a, block, "text");
 
-    if (json_is_string(content))
-        return json_string_value(content);
-    json_array_foreach(content, i, block)
-    {
-        const char *type = str(block, "type");
-
-        if (type && strcmp(type, "text") == 0 && str(block, "text"))
-            return str(block, "text");
+        if (mason_jscan_equals(&a->doc, adapter_get(a, block, "type"), "text") &&
+            adapter_is(a, text, MASON_JSCAN_STRING))
+            return mason_jscan_string_prefix(&a->doc, text, MASON_EVENT_MAX_RESULT_TEXT);
     }
     return NULL;
 }
 
-static void claude_tool_result(struct mason_adapter *a, json_t *block, bool sidechain)
+static void claude_tool_result(struct mason_adapter *a, int block, bool sidechain)
 {
     struct adapter_call call = {0};
     struct mason_event ev;
@@ -313,9 +316,9 @@ static void claude_tool_result(struct mason_adapter *a, json_t *block, bool side
     mason_event_clear(&ev);
     ev.kind = MASON_EVENT_TOOL_RESULT;
     ev.sidechain = sidechain;
-    ev.tool_id = str(block, "tool_use_id");
-    ev.is_error = json_is_true(json_object_get(block, "is_error"));
-    ev.text = result_text(json_object_get(block, "content"));
+    ev.tool_id = str(a, block, "tool_use_id");
+    ev.is_error = adapter_is(a, adapter_get(a, block, "is_error"), MASON_JSCAN_TRUE);
+    ev.text = result_text(a, adapter_get(a, block, "content"));
     ev.has_exit_code = ev.is_error && exit_code_prefix(ev.text, &ev.exit_code);
     if (!adapter_call_take(a, ev.tool_id, &ev, &call))
         ev.tool_name = "";
@@ -323,25 +326,23 @@ static void claude_tool_result(struct mason_adapter *a, json_t *block, bool side
     adapter_call_release(&call);
 }
 
-static int claude_user(struct mason_adapter *a, json_t *line)
+static int claude_user(struct mason_adapter *a, int line)
 {
-    json_t *content = json_object_get(json_object_get(line, "message"), "content");
-    bool sidechain = json_is_string(json_object_get(line, "parent_tool_use_id"));
-    json_t *block;
-    size_t i;
+    int content = adapter_get(a, adapter_get(a, line, "message"), "content");
+    bool sidechain = adapter_is(a, adapter_get(a, line, "parent_tool_use_id"), MASON_JSCAN_STRING);
     int rc;
 
     adapter_check_fields(a, line, user_fields);
-    rc = claude_set_session(a, str(line, "session_id"));
+    rc = claude_set_session(a, str(a, line, "session_id"));
     if (rc)
         return rc;
-    if (!json_is_array(content)) {
+    if (!adapter_is(a, content, MASON_JSCAN_ARRAY)) {
         a->stats.ignored++; /* a prompt echoed as a plain string */
         return 0;
     }
-    json_array_foreach(content, i, block)
-    {
-        const char *type = str(block, "type");
+    for (int block = first_element(a, content); block >= 0;
+         block = mason_jscan_next(&a->doc, content, block)) {
+        const char *type = str(a, block, "type");
 
         if (type && strcmp(type, "tool_result") == 0)
             claude_tool_result(a, block, sidechain);
@@ -367,51 +368,68 @@ static enum mason_outcome claude_outcome(const char *subtype, bool is_error)
     return MASON_OUTCOME_ERROR;
 }
 
-static void claude_result_cost(json_t *line, struct mason_event *ev)
+static void claude_result_cost(struct mason_adapter *a, int line, struct mason_event *ev)
 {
-    json_t *cost = json_object_get(line, "total_cost_usd");
+    int cost = adapter_get(a, line, "total_cost_usd");
+    double value;
 
-    if (!cost)
-        cost = json_object_get(line, "cost_usd");
-    if (json_is_number(cost) && json_number_value(cost) >= 0) {
+    if (cost < 0)
+        cost = adapter_get(a, line, "cost_usd");
+    if (mason_jscan_double(&a->doc, cost, &value) && value >= 0) {
         ev->result.has_cost = true;
-        ev->result.total_cost_usd = json_number_value(cost);
+        ev->result.total_cost_usd = value;
     }
 }
 
-static int claude_result(struct mason_adapter *a, json_t *line)
+/* Parses structured_output with jansson: only the rare result line has it. */
+static int claude_structured_output(struct mason_adapter *a, int line, json_t **out)
 {
-    json_t *usage = json_object_get(line, "usage");
-    json_t *turns = json_object_get(line, "num_turns");
+    size_t len;
+    const char *text = mason_jscan_span(&a->doc, adapter_get(a, line, "structured_output"), &len);
+
+    *out = NULL;
+    if (!text)
+        return 0;
+    *out = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+    return *out ? 0 : MASON_ENOMEM;
+}
+
+static int claude_result(struct mason_adapter *a, int line)
+{
+    int usage = adapter_get(a, line, "usage");
+    int64_t turns;
     struct mason_event ev;
     int rc;
 
     adapter_check_fields(a, line, result_fields);
-    rc = claude_set_session(a, str(line, "session_id"));
+    rc = claude_set_session(a, str(a, line, "session_id"));
     if (rc)
         return rc;
     mason_event_clear(&ev);
     ev.kind = MASON_EVENT_RESULT;
-    ev.result.subtype = str(line, "subtype");
-    ev.is_error = json_is_true(json_object_get(line, "is_error"));
+    ev.result.subtype = str(a, line, "subtype");
+    ev.is_error = adapter_is(a, adapter_get(a, line, "is_error"), MASON_JSCAN_TRUE);
     ev.result.outcome = claude_outcome(ev.result.subtype, ev.is_error);
-    if (json_is_integer(turns))
-        ev.result.num_turns = (long)json_integer_value(turns);
-    claude_result_cost(line, &ev);
-    ev.has_tokens = json_is_object(usage);
-    claude_tokens(usage, &ev.tokens);
-    ev.text = str(line, "result");
+    if (mason_jscan_int(&a->doc, adapter_get(a, line, "num_turns"), &turns))
+        ev.result.num_turns = (long)turns;
+    claude_result_cost(a, line, &ev);
+    ev.has_tokens = adapter_is(a, usage, MASON_JSCAN_OBJECT);
+    claude_tokens(a, usage, &ev.tokens);
+    ev.text = str(a, line, "result");
     if (!ev.text)
-        ev.text = json_string_value(json_array_get(json_object_get(line, "errors"), 0));
-    ev.result.structured_output = json_object_get(line, "structured_output");
-    ev.result.terminal_reason = str(line, "terminal_reason");
+        ev.text = mason_jscan_string(&a->doc, first_element(a, adapter_get(a, line, "errors")));
+    ev.result.terminal_reason = str(a, line, "terminal_reason");
+    rc = claude_structured_output(a, line, &ev.result.structured_output);
+    if (rc)
+        return rc;
     adapter_emit(a, &ev);
+    json_decref(ev.result.structured_output);
     return 0;
 }
 
-int adapter_claude_feed(struct mason_adapter *a, json_t *line)
+int adapter_claude_feed(struct mason_adapter *a, int line)
 {
-    const char *type = str(line, "type");
+    const char *type = str(a, line, "type");
 
     if (strcmp(type, "assistant") == 0)
         return claude_assistant(a, line);

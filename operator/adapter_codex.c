@@ -12,9 +12,9 @@
 #include "error.h"
 #include "banned.h"
 
-static const char *str(json_t *obj, const char *key)
+static const char *str(struct mason_adapter *a, int obj, const char *key)
 {
-    return json_string_value(json_object_get(obj, key));
+    return adapter_str(a, obj, key);
 }
 
 static bool is(const char *s, const char *literal)
@@ -22,14 +22,14 @@ static bool is(const char *s, const char *literal)
     return s && strcmp(s, literal) == 0;
 }
 
-static int codex_thread_started(struct mason_adapter *a, json_t *line)
+static int codex_thread_started(struct mason_adapter *a, int line)
 {
     static const char *const fields[] = {"type", "thread_id", NULL};
     struct mason_event ev;
     int rc;
 
     adapter_check_fields(a, line, fields);
-    rc = adapter_set_string(&a->session_id, str(line, "thread_id"));
+    rc = adapter_set_string(&a->session_id, str(a, line, "thread_id"));
     if (rc)
         return rc;
     a->turn = 0;
@@ -42,38 +42,50 @@ static int codex_thread_started(struct mason_adapter *a, json_t *line)
     return 0;
 }
 
-/* Fills the call fields of a tool item: name, hash of its arguments, command and files. */
-static int codex_call_fields(json_t *item, const char *type, struct mason_event *ev, char *name,
-                             size_t name_size)
+/* Returns member key of obj when it is a string, else -1. */
+static int string_member(struct mason_adapter *a, int obj, const char *key)
 {
-    json_t *args = NULL, *change;
-    size_t i;
-    int rc;
+    int v = adapter_get(a, obj, key);
 
-    ev->tool_id = str(item, "id");
-    ev->tool_name = type;
-    if (is(type, "command_execution")) {
-        ev->command = str(item, "command");
-        args = json_pack("{s:s?}", "command", ev->command);
-    } else if (is(type, "file_change")) {
-        args = json_pack("{s:O?}", "changes", json_object_get(item, "changes"));
-        json_array_foreach(json_object_get(item, "changes"), i, change)
-            mason_event_add_file(ev, str(change, "path"));
-        ev->files_modified = true;
-    } else if (is(type, "mcp_tool_call")) {
-        snprintf(name, name_size, "mcp__%s__%s", str(item, "server") ? str(item, "server") : "",
-                 str(item, "tool") ? str(item, "tool") : "");
-        ev->tool_name = name;
-        args = json_incref(json_object_get(item, "arguments"));
-    } else {
-        args = json_pack("{s:s?}", "query", str(item, "query"));
-    }
-    rc = mason_event_hash_args(args, ev->args_hash);
-    json_decref(args);
-    return rc;
+    return adapter_is(a, v, MASON_JSCAN_STRING) ? v : -1;
 }
 
-static int codex_tool_call(struct mason_adapter *a, json_t *item, const char *type)
+/*
+ * Fills the call fields of a tool item: name, hash of its arguments, command
+ * and files. The arguments hashed are {"command": s}, {"changes": v},
+ * {"query": s} or the MCP arguments, with null for a missing string.
+ */
+static int codex_call_fields(struct mason_adapter *a, int item, const char *type,
+                             struct mason_event *ev, char *name, size_t name_size)
+{
+    int changes = adapter_get(a, item, "changes");
+    const char *server, *tool;
+
+    ev->tool_id = str(a, item, "id");
+    ev->tool_name = type;
+    if (is(type, "command_execution")) {
+        ev->command = str(a, item, "command");
+        return adapter_hash_member(a, "command", string_member(a, item, "command"), ev->args_hash);
+    }
+    if (is(type, "file_change")) {
+        if (adapter_is(a, changes, MASON_JSCAN_ARRAY))
+            for (int c = mason_jscan_first(&a->doc, changes); c >= 0;
+                 c = mason_jscan_next(&a->doc, changes, c))
+                mason_event_add_file(ev, str(a, c, "path"));
+        ev->files_modified = true;
+        return adapter_hash_member(a, "changes", changes, ev->args_hash);
+    }
+    if (is(type, "mcp_tool_call")) {
+        server = str(a, item, "server");
+        tool = str(a, item, "tool");
+        snprintf(name, name_size, "mcp__%s__%s", server ? server : "", tool ? tool : "");
+        ev->tool_name = name;
+        return adapter_hash_value(a, adapter_get(a, item, "arguments"), ev->args_hash);
+    }
+    return adapter_hash_member(a, "query", string_member(a, item, "query"), ev->args_hash);
+}
+
+static int codex_tool_call(struct mason_adapter *a, int item, const char *type)
 {
     struct mason_event ev;
     char name[256];
@@ -81,32 +93,36 @@ static int codex_tool_call(struct mason_adapter *a, json_t *item, const char *ty
 
     mason_event_clear(&ev);
     ev.kind = MASON_EVENT_TOOL_CALL;
-    rc = codex_call_fields(item, type, &ev, name, sizeof(name));
+    rc = codex_call_fields(a, item, type, &ev, name, sizeof(name));
     if (rc)
         return rc;
     adapter_emit(a, &ev);
     return adapter_call_remember(a, &ev);
 }
 
-static void codex_tool_outcome(json_t *item, struct mason_event *ev)
+/* Fills the outcome of a tool item; the output is cut at MASON_EVENT_MAX_RESULT_TEXT bytes. */
+static void codex_tool_outcome(struct mason_adapter *a, int item, struct mason_event *ev)
 {
-    const char *status = str(item, "status");
-    json_t *code = json_object_get(item, "exit_code");
-    json_t *error = json_object_get(item, "error");
+    const char *status = str(a, item, "status");
+    int error = adapter_get(a, item, "error");
+    bool error_object = adapter_is(a, error, MASON_JSCAN_OBJECT);
+    int64_t code;
 
-    ev->is_error = is(status, "failed") || is(status, "declined") || json_is_object(error);
-    if (json_is_integer(code)) {
+    ev->is_error = is(status, "failed") || is(status, "declined") || error_object;
+    if (mason_jscan_int(&a->doc, adapter_get(a, item, "exit_code"), &code)) {
         ev->has_exit_code = true;
-        ev->exit_code = (int)json_integer_value(code);
+        ev->exit_code = (int)code;
         ev->is_error = ev->is_error || ev->exit_code != 0;
     }
-    ev->text = str(item, "aggregated_output");
-    if (json_is_object(error))
-        ev->text = str(error, "message");
+    ev->text = mason_jscan_string_prefix(&a->doc, adapter_get(a, item, "aggregated_output"),
+                                         MASON_EVENT_MAX_RESULT_TEXT);
+    if (error_object)
+        ev->text = mason_jscan_string_prefix(&a->doc, adapter_get(a, error, "message"),
+                                             MASON_EVENT_MAX_RESULT_TEXT);
 }
 
 /* A tool item completed; items that Codex emits only as completed get their call first. */
-static int codex_tool_result(struct mason_adapter *a, json_t *item, const char *type)
+static int codex_tool_result(struct mason_adapter *a, int item, const char *type)
 {
     struct adapter_call call = {0};
     struct mason_event ev;
@@ -114,7 +130,7 @@ static int codex_tool_result(struct mason_adapter *a, json_t *item, const char *
 
     mason_event_clear(&ev);
     ev.kind = MASON_EVENT_TOOL_RESULT;
-    ev.tool_id = str(item, "id");
+    ev.tool_id = str(a, item, "id");
     if (!adapter_call_take(a, ev.tool_id, &ev, &call)) {
         rc = codex_tool_call(a, item, type);
         if (rc)
@@ -122,37 +138,37 @@ static int codex_tool_result(struct mason_adapter *a, json_t *item, const char *
         if (!adapter_call_take(a, ev.tool_id, &ev, &call))
             ev.tool_name = type;
     }
-    codex_tool_outcome(item, &ev);
+    codex_tool_outcome(a, item, &ev);
     adapter_emit(a, &ev);
     adapter_call_release(&call);
     return 0;
 }
 
-static int codex_message(struct mason_adapter *a, json_t *item, bool completed)
+static int codex_message(struct mason_adapter *a, int item, bool completed)
 {
     struct mason_event ev;
     int rc;
 
     if (!completed)
         return 0;
-    rc = adapter_set_string(&a->last_message, str(item, "text"));
+    rc = adapter_set_string(&a->last_message, str(a, item, "text"));
     if (rc)
         return rc;
     mason_event_clear(&ev);
     ev.kind = MASON_EVENT_TEXT;
-    ev.text = str(item, "text");
+    ev.text = str(a, item, "text");
     adapter_emit(a, &ev);
     return 0;
 }
 
-static void codex_error_item(struct mason_adapter *a, json_t *item)
+static void codex_error_item(struct mason_adapter *a, int item)
 {
     struct mason_event ev;
 
     mason_event_clear(&ev);
     ev.kind = MASON_EVENT_ERROR;
     ev.is_error = true;
-    ev.text = str(item, "message");
+    ev.text = str(a, item, "message");
     adapter_emit(a, &ev);
 }
 
@@ -162,16 +178,16 @@ static bool tool_item(const char *type)
            is(type, "web_search");
 }
 
-static int codex_item(struct mason_adapter *a, json_t *line, const char *phase)
+static int codex_item(struct mason_adapter *a, int line, const char *phase)
 {
     static const char *const fields[] = {"type", "item", NULL};
-    json_t *item = json_object_get(line, "item");
-    const char *type = str(item, "type");
+    int item = adapter_get(a, line, "item");
+    const char *type = str(a, item, "type");
     bool completed = is(phase, "item.completed");
 
     adapter_check_fields(a, line, fields);
     if (!type)
-        type = str(item, "item_type"); /* the name before Codex 0.46 */
+        type = str(a, item, "item_type"); /* the name before Codex 0.46 */
     if (!type) {
         a->stats.malformed++;
         return 0;
@@ -212,12 +228,12 @@ static void codex_emit_result(struct mason_adapter *a, bool failed, const char *
     adapter_emit(a, &ev);
 }
 
-static void codex_turn_completed(struct mason_adapter *a, json_t *line)
+static void codex_turn_completed(struct mason_adapter *a, int line)
 {
     static const char *const fields[] = {"type", "usage", NULL};
-    json_t *usage = json_object_get(line, "usage");
-    uint64_t input = adapter_u64(usage, "input_tokens");
-    uint64_t cached = adapter_u64(usage, "cached_input_tokens");
+    int usage = adapter_get(a, line, "usage");
+    uint64_t input = adapter_u64(a, usage, "input_tokens");
+    uint64_t cached = adapter_u64(a, usage, "cached_input_tokens");
     struct mason_event ev;
 
     adapter_check_fields(a, line, fields);
@@ -226,7 +242,7 @@ static void codex_turn_completed(struct mason_adapter *a, json_t *line)
     ev.has_tokens = true;
     ev.tokens.cache_read = cached;
     ev.tokens.input = input > cached ? input - cached : 0;
-    ev.tokens.output = adapter_u64(usage, "output_tokens");
+    ev.tokens.output = adapter_u64(a, usage, "output_tokens");
     mason_tokens_add(&a->thread_tokens, &ev.tokens);
     adapter_emit(a, &ev);
 
@@ -236,10 +252,10 @@ static void codex_turn_completed(struct mason_adapter *a, json_t *line)
     codex_emit_result(a, false, NULL);
 }
 
-static void codex_turn_failed(struct mason_adapter *a, json_t *line)
+static void codex_turn_failed(struct mason_adapter *a, int line)
 {
     static const char *const fields[] = {"type", "error", NULL};
-    const char *message = str(json_object_get(line, "error"), "message");
+    const char *message = str(a, adapter_get(a, line, "error"), "message");
     struct mason_event ev;
 
     adapter_check_fields(a, line, fields);
@@ -251,7 +267,7 @@ static void codex_turn_failed(struct mason_adapter *a, json_t *line)
     codex_emit_result(a, true, message);
 }
 
-static void codex_error(struct mason_adapter *a, json_t *line)
+static void codex_error(struct mason_adapter *a, int line)
 {
     static const char *const fields[] = {"type", "message", NULL};
     static const char reconnecting[] = "Reconnecting...";
@@ -261,16 +277,17 @@ static void codex_error(struct mason_adapter *a, json_t *line)
     mason_event_clear(&ev);
     ev.kind = MASON_EVENT_ERROR;
     ev.is_error = true;
-    ev.text = str(line, "message");
+    ev.text = str(a, line, "message");
     ev.transient = ev.text && strncmp(ev.text, reconnecting, sizeof(reconnecting) - 1) == 0;
     adapter_emit(a, &ev);
 }
 
-int adapter_codex_feed(struct mason_adapter *a, json_t *line)
+int adapter_codex_feed(struct mason_adapter *a, int line)
 {
-    const char *type = str(line, "type");
+    const char *type = str(a, line, "type");
 
-    if (strncmp(type, "item.", 5) == 0 && json_is_object(json_object_get(line, "item")))
+    if (strncmp(type, "item.", 5) == 0 &&
+        adapter_is(a, adapter_get(a, line, "item"), MASON_JSCAN_OBJECT))
         return codex_item(a, line, type);
     if (is(type, "thread.started"))
         return codex_thread_started(a, line);

@@ -6,7 +6,11 @@
 #ifndef MASON_ADAPTER_INTERNAL_H
 #define MASON_ADAPTER_INTERNAL_H
 
+#include <openssl/evp.h>
+
 #include "adapter.h"
+#include "buf.h"
+#include "jscan.h"
 
 /* Tool calls that may wait for a result at once; the oldest is dropped past it. */
 #define ADAPTER_MAX_PENDING 256
@@ -34,7 +38,12 @@ struct mason_adapter {
     mason_event_fn fn;
     void *arg;
     struct mason_adapter_stats stats;
-    int (*feed)(struct mason_adapter *a, json_t *line);
+    int (*feed)(struct mason_adapter *a, int line);
+
+    struct mason_jscan doc;     /* the line being fed; its root, token 0, is an object */
+    struct mason_buf canonical; /* scratch for the canonical form of hashed arguments */
+    EVP_MD *sha256;             /* fetched once: a fetch per hash costs more than hashing */
+    EVP_MD_CTX *md;
 
     char *session_id;
     char *model;
@@ -55,8 +64,9 @@ struct mason_adapter {
     char *last_message;
 };
 
-int adapter_claude_feed(struct mason_adapter *a, json_t *line);
-int adapter_codex_feed(struct mason_adapter *a, json_t *line);
+/* Handle one line: the root object of a->doc, which has a string "type". */
+int adapter_claude_feed(struct mason_adapter *a, int line);
+int adapter_codex_feed(struct mason_adapter *a, int line);
 
 /* Replaces *slot with a copy of s (NULL clears it). Returns 0 or MASON_ENOMEM. */
 int adapter_set_string(char **slot, const char *s);
@@ -64,8 +74,32 @@ int adapter_set_string(char **slot, const char *s);
 /* Delivers ev after filling in the session, and counts it. */
 void adapter_emit(struct mason_adapter *a, struct mason_event *ev);
 
-/* Counts the fields of obj that are not in the NULL-terminated list known. */
-void adapter_check_fields(struct mason_adapter *a, json_t *obj, const char *const *known);
+/* Counts the fields of object obj that are not in the NULL-terminated list known. */
+void adapter_check_fields(struct mason_adapter *a, int obj, const char *const *known);
+
+/* Returns the value of member key of obj in the line, or -1 (also when obj is -1). */
+int adapter_get(struct mason_adapter *a, int obj, const char *key);
+
+/* Returns member key of obj decoded, valid until the next line, or NULL when it is not a
+ * string. */
+const char *adapter_str(struct mason_adapter *a, int obj, const char *key);
+
+/* Returns whether value i of the line has the given type. */
+bool adapter_is(struct mason_adapter *a, int i, enum mason_jscan_type type);
+
+/*
+ * Writes into out the hash of value i of the line, equal to what
+ * mason_event_hash_args writes for the same value parsed by jansson. Writes ""
+ * when i is -1. Returns 0 or MASON_ENOMEM.
+ */
+int adapter_hash_value(struct mason_adapter *a, int i, char out[MASON_EVENT_HASH_SIZE]);
+
+/*
+ * Writes into out the hash of the object {key: value i}, with null for i = -1,
+ * as mason_event_hash_args would. Returns 0 or MASON_ENOMEM.
+ */
+int adapter_hash_member(struct mason_adapter *a, const char *key, int i,
+                        char out[MASON_EVENT_HASH_SIZE]);
 
 /* Remembers the call in ev (tool_id, tool_name, args_hash, command, files). */
 int adapter_call_remember(struct mason_adapter *a, const struct mason_event *ev);
@@ -82,6 +116,6 @@ void adapter_call_release(struct adapter_call *call);
 void adapter_calls_clear(struct mason_adapter *a);
 
 /* Reads a non-negative integer member of obj; 0 when absent or not a number. */
-uint64_t adapter_u64(json_t *obj, const char *key);
+uint64_t adapter_u64(struct mason_adapter *a, int obj, const char *key);
 
 #endif

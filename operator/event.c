@@ -42,13 +42,33 @@ void mason_event_clear(struct mason_event *ev)
     ev->result.num_turns = -1;
 }
 
-int mason_event_hash_args(const json_t *args, char out[MASON_EVENT_HASH_SIZE])
+void mason_event_hex_digest(const unsigned char digest[32], char out[MASON_EVENT_HASH_SIZE])
 {
     static const char hex[] = "0123456789abcdef";
+
+    for (unsigned i = 0; i < 32; i++) {
+        out[2 * i] = hex[digest[i] >> 4];
+        out[2 * i + 1] = hex[digest[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+int mason_event_hash_text(const char *text, size_t len, char out[MASON_EVENT_HASH_SIZE])
+{
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digest_len = 0;
+
+    out[0] = '\0';
+    if (!EVP_Digest(text, len, digest, &digest_len, EVP_sha256(), NULL) || digest_len != 32)
+        return MASON_ENOMEM;
+    mason_event_hex_digest(digest, out);
+    return 0;
+}
+
+int mason_event_hash_args(const json_t *args, char out[MASON_EVENT_HASH_SIZE])
+{
     char *text;
-    int ok;
+    int rc;
 
     out[0] = '\0';
     if (!args)
@@ -56,16 +76,9 @@ int mason_event_hash_args(const json_t *args, char out[MASON_EVENT_HASH_SIZE])
     text = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     if (!text)
         return MASON_ENOMEM;
-    ok = EVP_Digest(text, strlen(text), digest, &digest_len, EVP_sha256(), NULL);
+    rc = mason_event_hash_text(text, strlen(text), out);
     free(text);
-    if (!ok || digest_len != 32)
-        return MASON_ENOMEM;
-    for (unsigned i = 0; i < 32; i++) {
-        out[2 * i] = hex[digest[i] >> 4];
-        out[2 * i + 1] = hex[digest[i] & 15];
-    }
-    out[64] = '\0';
-    return 0;
+    return rc;
 }
 
 void mason_event_add_file(struct mason_event *ev, const char *path)

@@ -52,6 +52,13 @@ struct mason_tokens {
 /* Most files one event lists; files_total counts them all. */
 #define MASON_EVENT_MAX_FILES 16
 
+/*
+ * Longest TOOL_RESULT text, in bytes: the adapters cut a longer tool output at
+ * a UTF-8 character boundary at or below it. The scorer reads only its first
+ * line.
+ */
+#define MASON_EVENT_MAX_RESULT_TEXT (64u * 1024u)
+
 /* Length of a hex SHA-256 and its NUL. */
 #define MASON_EVENT_HASH_SIZE 65
 
@@ -79,7 +86,8 @@ struct mason_event {
     int exit_code;
     bool transient; /* Codex "Reconnecting... n/m": the engine retries by itself */
 
-    /* TEXT: the text; TOOL_RESULT: the output; ERROR: the message; RESULT: the result text */
+    /* TEXT: the text; TOOL_RESULT: the output, at most MASON_EVENT_MAX_RESULT_TEXT bytes;
+       ERROR: the message; RESULT: the result text */
     const char *text;
     const char *error; /* Claude assistant "error" code, such as "unknown" */
 
@@ -113,6 +121,12 @@ void mason_event_clear(struct mason_event *ev);
  * whitespace into out, or "" when args is NULL. Returns 0 or MASON_ENOMEM.
  */
 int mason_event_hash_args(const json_t *args, char out[MASON_EVENT_HASH_SIZE]);
+
+/* Writes the lowercase hex of a SHA-256 digest into out. */
+void mason_event_hex_digest(const unsigned char digest[32], char out[MASON_EVENT_HASH_SIZE]);
+
+/* Writes the SHA-256 hex of text[0..len) into out. Returns 0 or MASON_ENOMEM. */
+int mason_event_hash_text(const char *text, size_t len, char out[MASON_EVENT_HASH_SIZE]);
 
 /* Adds path to ev's files unless it is empty or already listed. */
 void mason_event_add_file(struct mason_event *ev, const char *path);

@@ -390,6 +390,91 @@ static void hash_ignores_key_order(void **state)
     json_decref(c);
 }
 
+/* The hash of a tool call's input is the hash of the same input parsed by jansson. */
+struct hash_probe {
+    char hash[MASON_EVENT_HASH_SIZE];
+    size_t text_len;
+    char text_tail[8];
+    unsigned results;
+};
+
+static void probe(void *arg, const struct mason_event *ev)
+{
+    struct hash_probe *p = arg;
+
+    if (ev->kind == MASON_EVENT_TOOL_CALL)
+        memcpy(p->hash, ev->args_hash, sizeof(p->hash));
+    if (ev->kind == MASON_EVENT_TOOL_RESULT && ev->text) {
+        p->text_len = strlen(ev->text);
+        copy_string(p->text_tail, sizeof(p->text_tail),
+                    ev->text + (p->text_len > 4 ? p->text_len - 4 : 0));
+        p->results++;
+    }
+}
+
+static void hash_matches_jansson(void **state)
+{
+    /* Escapes, unicode, nesting, a real and a duplicate key (left to jansson). */
+    static const char *const inputs[] = {
+        "{\"command\":\"ls -la\",\"description\":\"List\"}",
+        "{\"b\":[1,2,{\"z\":null,\"a\":true}],\"a\":\"\\u00e9\\n\\t\\\"q\\\" \\/ \\u0001\"}",
+        "{\"s\":\"\\ud83d\\ude00 \xf0\x9f\x98\x80\",\"\\u0041\":-0}",
+        "{\"timeout\":1.5e3,\"command\":\"sleep 1\"}",
+        "{\"dup\":1,\"dup\":\"second\"}",
+        "{}",
+    };
+    struct hash_probe p = {0};
+    struct mason_adapter *a = mason_adapter_create(MASON_ENGINE_CLAUDE_CODE, probe, &p);
+    struct mason_buf line = MASON_BUF_INIT;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+        json_t *input = json_loads(inputs[i], 0, NULL);
+        char want[MASON_EVENT_HASH_SIZE];
+
+        assert_non_null(input);
+        assert_int_equal(mason_event_hash_args(input, want), 0);
+        mason_buf_reset(&line);
+        mason_buf_addf(&line,
+                       "{\"type\":\"assistant\",\"message\":{\"id\":\"m%zu\",\"content\":[{"
+                       "\"type\":\"tool_use\",\"id\":\"t%zu\",\"name\":\"Bash\",\"input\":%s}]}}",
+                       i, i, inputs[i]);
+        feed(a, mason_buf_str(&line));
+        assert_string_equal(p.hash, want);
+        json_decref(input);
+    }
+    mason_buf_release(&line);
+    mason_adapter_free(a);
+}
+
+static void result_text_is_capped(void **state)
+{
+    struct hash_probe p = {0};
+    struct mason_adapter *a = mason_adapter_create(MASON_ENGINE_CLAUDE_CODE, probe, &p);
+    struct mason_buf line = MASON_BUF_INIT;
+
+    (void)state;
+    /* 70,000 bytes of output in 2-byte characters, so the cap falls inside one. */
+    mason_buf_init(&line, 0);
+    mason_buf_adds(&line, "{\"type\":\"user\",\"message\":{\"content\":[{\"type\":\"tool_result\","
+                          "\"tool_use_id\":\"t\",\"content\":\"x");
+    for (int i = 0; i < 35000; i++)
+        mason_buf_adds(&line, "\xc3\xa9");
+    mason_buf_adds(&line, "\"}]}}");
+    feed(a, mason_buf_str(&line));
+    assert_int_equal(p.results, 1);
+    assert_int_equal(p.text_len, MASON_EVENT_MAX_RESULT_TEXT - 1);
+    assert_string_equal(p.text_tail, "\xc3\xa9\xc3\xa9");
+
+    /* A short output is whole. */
+    feed(a, "{\"type\":\"user\",\"message\":{\"content\":[{\"type\":\"tool_result\","
+            "\"tool_use_id\":\"t\",\"content\":[{\"type\":\"text\",\"text\":\"ok\\nend\"}]}]}}");
+    assert_int_equal(p.results, 2);
+    assert_int_equal(p.text_len, 6);
+    mason_buf_release(&line);
+    mason_adapter_free(a);
+}
+
 /* ---- captured streams ---- */
 
 /* What a file reports, counted with jansson alone. */
@@ -589,7 +674,8 @@ int main(void)
         cmocka_unit_test(claude_tool_errors_fixture), cmocka_unit_test(claude_failing_loop_fixture),
         cmocka_unit_test(codex_success_fixture),      cmocka_unit_test(codex_failing_loop_fixture),
         cmocka_unit_test(codex_turn_failed_fixture),  cmocka_unit_test(adapter_counts_bad_input),
-        cmocka_unit_test(hash_ignores_key_order),     cmocka_unit_test(captured_streams_parse),
+        cmocka_unit_test(hash_ignores_key_order),     cmocka_unit_test(hash_matches_jansson),
+        cmocka_unit_test(result_text_is_capped),      cmocka_unit_test(captured_streams_parse),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
