@@ -109,6 +109,14 @@ int mason_aws_sts_parse_credentials(const char *xml, size_t len, struct mason_aw
 int mason_aws_sts_parse_error(const char *xml, size_t len, struct mason_buf *code,
                               struct mason_buf *message);
 
+/*
+ * Appends SecretString, or SecretBinary decoded from base64, of a Secrets
+ * Manager GetSecretValue reply to value. Returns 0, MASON_EPARSE with err
+ * naming the secret name, or a buffer error.
+ */
+int mason_aws_sm_parse_value(const char *name, const char *reply, size_t len,
+                             struct mason_buf *value, struct mason_buf *err);
+
 /* Parses "2024-05-01T12:00:00Z" (fractional seconds allowed) as UTC. Returns 0 or MASON_EPARSE. */
 int mason_aws_parse_time(const char *text, time_t *out);
 

@@ -114,11 +114,10 @@ static int add_base64(struct mason_buf *out, const char *text, size_t len)
     return rc;
 }
 
-/* Copies SecretString, or SecretBinary decoded, from a GetSecretValue reply. */
-static int sm_value(const char *name, const struct mason_buf *reply, struct mason_buf *value,
-                    struct mason_buf *err)
+int mason_aws_sm_parse_value(const char *name, const char *reply, size_t len,
+                             struct mason_buf *value, struct mason_buf *err)
 {
-    json_t *doc = json_loadb(reply->data ? reply->data : "", reply->len, 0, NULL);
+    json_t *doc = json_loadb(reply ? reply : "", len, 0, NULL);
     const json_t *str = json_object_get(doc, "SecretString");
     const json_t *bin = json_object_get(doc, "SecretBinary");
     int rc;
@@ -193,7 +192,7 @@ static int aws_fetch(struct mason_secret_backend *backend, const char *name,
     if (!rc && status != 200)
         rc = sm_failure(b, name, status, &reply, err);
     else if (!rc)
-        rc = sm_value(name, &reply, value, err);
+        rc = mason_aws_sm_parse_value(name, reply.data, reply.len, value, err);
     mason_secrets_buf_wipe(&reply);
     return rc;
 }
