@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -331,6 +332,15 @@ static int config_raw_sections(struct mason_config *cfg, const char *text, size_
     return 0;
 }
 
+static bool blank(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (!strchr(" \t\r\n", text[i]) || text[i] == '\0')
+            return false;
+    }
+    return true;
+}
+
 int mason_config_parse(const char *text, size_t len, struct mason_config **out,
                        struct mason_buf *err)
 {
@@ -348,15 +358,16 @@ int mason_config_parse(const char *text, size_t len, struct mason_config **out,
 
     *out = NULL;
     mason_buf_reset(err);
-    if (len == 0 || strspn(text, " \t\r\n") == len) {
-        cfg = calloc(1, sizeof(*cfg));
-    } else {
+    if (!blank(text, len)) {
         cerr = cyaml_load_data((const uint8_t *)text, len, &cy, &top_schema, (void **)&cfg, NULL);
         config_log_finish(&log, err, cerr);
         if (cerr != CYAML_OK)
             return MASON_ECONFIG;
         mason_buf_reset(err);
     }
+    /* A file of only comments is a document without a value: all defaults. */
+    if (!cfg)
+        cfg = calloc(1, sizeof(*cfg));
     if (!cfg)
         return MASON_ENOMEM;
     config_apply_defaults(cfg);

@@ -29,6 +29,19 @@ static void config_defaults_when_empty(void **state)
     mason_buf_release(&err);
 }
 
+static void config_defaults_when_only_comments(void **state)
+{
+    struct mason_buf err = MASON_BUF_INIT;
+    struct mason_config *cfg = NULL;
+
+    (void)state;
+    assert_int_equal(parse("# every key at its default\n\n# nothing else\n", &cfg, &err), 0);
+    assert_string_equal(cfg->defaults.engine, "claude-code");
+    assert_int_equal(cfg->defaults.max_duration_seconds, 3600);
+    mason_config_free(cfg);
+    mason_buf_release(&err);
+}
+
 static void config_reads_osmia_keys(void **state)
 {
     const char *text = "engines:\n"
@@ -122,6 +135,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config_defaults_when_empty),
+        cmocka_unit_test(config_defaults_when_only_comments),
         cmocka_unit_test(config_reads_osmia_keys),
         cmocka_unit_test(config_rejects_unknown_key),
         cmocka_unit_test(config_rejects_invalid_values),
