@@ -2,12 +2,14 @@
  * Throughput of the engine adapters and trajectory scoring on recorded
  * streams, beside the rate at which jansson alone parses the same lines.
  * Every Claude Code and Codex stream in the directory is loaded into memory
- * and replayed until the requested volume has gone through each of three
- * passes, on one thread:
- *   1. json_loadb and json_decref per line (the practical limit);
- *   2. the adapter per line, its events only counted;
- *   3. the adapter per line with a scorer (default thresholds) fed each event;
- *   4. the scorer alone, fed the events of pass 3 recorded beforehand, the
+ * and replayed until the requested volume has gone through each pass, on
+ * one thread:
+ *   1. json_loadb and json_decref per line (the parser the adapters used
+ *      before operator/jscan.c);
+ *   2. mason_jscan_parse per line, the reader the adapters use now;
+ *   3. the adapter per line, its events only counted;
+ *   4. the adapter per line with a scorer (default thresholds) fed each event;
+ *   5. the scorer alone, fed the events of pass 4 recorded beforehand, the
  *      same number of times.
  * Times are the thread's CPU time, so the rates are per core.
  *
@@ -24,10 +26,19 @@
 
 #include "adapter.h"
 #include "buf.h"
+#include "error.h"
+#include "jscan.h"
 #include "score.h"
 #include "banned.h"
 
 #define MAX_STREAMS 64
+
+enum mode {
+    MODE_JANSSON,
+    MODE_JSCAN,
+    MODE_ADAPTER,
+    MODE_ADAPTER_SCORE,
+};
 
 struct stream {
     char *name;
@@ -184,8 +195,10 @@ static void on_event(void *arg, const struct mason_event *ev)
         abort();
 }
 
-/* Runs one stream through json_loadb (adapter NULL) or the adapter. Returns lines seen. */
-static uint64_t replay(const struct stream *s, struct mason_adapter *adapter)
+/* Runs one stream through the adapter, or without one through jscan or json_loadb. Returns
+ * lines seen. */
+static uint64_t replay(const struct stream *s, struct mason_adapter *adapter,
+                       struct mason_jscan *jscan)
 {
     const char *p = s->data, *end = s->data + s->len;
     uint64_t lines = 0;
@@ -198,6 +211,9 @@ static uint64_t replay(const struct stream *s, struct mason_adapter *adapter)
             lines++;
             if (adapter) {
                 if (mason_adapter_feed(adapter, p, len) != 0)
+                    abort();
+            } else if (jscan) {
+                if (mason_jscan_parse(jscan, p, len) == MASON_ENOMEM)
                     abort();
             } else {
                 json_decref(json_loadb(p, len, 0, NULL));
@@ -216,7 +232,7 @@ static void record_corpus(struct corpus *c)
 
         if (!a)
             abort();
-        replay(&c->streams[i], a);
+        replay(&c->streams[i], a, NULL);
         mason_adapter_free(a);
     }
 }
@@ -244,21 +260,23 @@ static void run_score_only(const struct corpus *c, uint64_t rounds, struct pass 
     out->seconds = cpu_seconds() - start;
 }
 
-static void run_pass(const struct corpus *c, uint64_t target, int mode, struct pass *out)
+static void run_pass(const struct corpus *c, uint64_t target, enum mode mode, struct pass *out)
 {
     double start = cpu_seconds();
+    struct mason_jscan jscan;
 
+    mason_jscan_init(&jscan);
     while (out->bytes < target) {
         for (unsigned i = 0; i < c->count; i++) {
             const struct stream *s = &c->streams[i];
             struct counter counter = {0, NULL};
             struct mason_adapter *a = NULL;
 
-            if (mode >= 2 && !(a = mason_adapter_create(s->engine, on_event, &counter)))
+            if (mode >= MODE_ADAPTER && !(a = mason_adapter_create(s->engine, on_event, &counter)))
                 abort();
-            if (mode == 3 && !(counter.score = mason_score_create(NULL)))
+            if (mode == MODE_ADAPTER_SCORE && !(counter.score = mason_score_create(NULL)))
                 abort();
-            out->lines += replay(s, a);
+            out->lines += replay(s, a, mode == MODE_JSCAN ? &jscan : NULL);
             out->bytes += s->len;
             out->events += counter.events;
             mason_adapter_free(a);
@@ -266,6 +284,7 @@ static void run_pass(const struct corpus *c, uint64_t target, int mode, struct p
         }
     }
     out->seconds = cpu_seconds() - start;
+    mason_jscan_release(&jscan);
 }
 
 static void print_pass(const struct pass *p, FILE *json, bool last)
@@ -320,7 +339,8 @@ static int parse_args(int argc, char **argv, unsigned long *megabytes, const cha
 int main(int argc, char **argv)
 {
     struct corpus c = {0};
-    struct pass passes[4] = {{"jansson-parse", 0, 0, 0, 0},
+    struct pass passes[5] = {{"jansson-parse", 0, 0, 0, 0},
+                             {"jscan-parse", 0, 0, 0, 0},
                              {"adapter", 0, 0, 0, 0},
                              {"adapter+score", 0, 0, 0, 0},
                              {"score-only", 0, 0, 0, 0}};
@@ -332,24 +352,24 @@ int main(int argc, char **argv)
         return 2;
     printf("corpus: %u streams, %zu bytes; each pass replays it to %lu MB\n", c.count, c.bytes,
            megabytes);
-    for (int mode = 1; mode <= 3; mode++)
-        run_pass(&c, (uint64_t)megabytes * 1000000u, mode, &passes[mode - 1]);
+    for (int mode = MODE_JANSSON; mode <= MODE_ADAPTER_SCORE; mode++)
+        run_pass(&c, (uint64_t)megabytes * 1000000u, (enum mode)mode, &passes[mode]);
     record_corpus(&c);
-    run_score_only(&c, passes[2].bytes / c.bytes, &passes[3]);
+    run_score_only(&c, passes[3].bytes / c.bytes, &passes[4]);
     if (json_path && !(json = fopen(json_path, "w"))) {
         fprintf(stderr, "score-bench: cannot write %s: %s\n", json_path, strerror(errno));
         return 2;
     }
     if (json)
         fprintf(json, "{\n  \"corpus_bytes\": %zu,\n  \"passes\": {\n", c.bytes);
-    for (int i = 0; i < 4; i++)
-        print_pass(&passes[i], json, i == 3);
+    for (int i = 0; i < 5; i++)
+        print_pass(&passes[i], json, i == 4);
     if (json) {
         fprintf(json, "  }\n}\n");
         fclose(json);
     }
-    printf("adapter+score keeps %.0f%% of the jansson line rate\n",
-           100.0 * ((double)passes[2].lines / passes[2].seconds) /
+    printf("adapter+score runs at %.1f times the jansson line rate\n",
+           ((double)passes[3].lines / passes[3].seconds) /
                ((double)passes[0].lines / passes[0].seconds));
     for (unsigned i = 0; i < c.count; i++) {
         free(c.streams[i].name);

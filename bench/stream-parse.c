@@ -1,11 +1,11 @@
 /*
  * Measures how fast agent output streams turn into normalised events. It
  * times the line splitter with the engine adapter, the same with the API
- * server's timestamp prefix and de-duplication, and a bare jansson parse of
- * the same lines. The last is the practical limit, because every adapter
- * parses each line with jansson. Input: the .jsonl files named on the command line
- * (claude-* and codex-* by name), repeated to about 32 MiB per engine, or
- * generated streams when none is given.
+ * server's timestamp prefix and de-duplication, and two bare parses of the
+ * same lines: jansson's, for comparison, and the JSON reader the adapters
+ * use (operator/jscan.c), which is their practical limit. Input: the .jsonl files named on the
+ * command line (claude-* and codex-* by name), repeated to about 32 MiB per engine, or generated
+ * streams when none is given.
  *
  * usage: stream-parse [FILE.jsonl...]
  */
@@ -17,6 +17,7 @@
 
 #include "adapter.h"
 #include "buf.h"
+#include "jscan.h"
 #include "stream.h"
 
 #define TARGET_BYTES (32u * 1024u * 1024u)
@@ -54,6 +55,19 @@ static int parse_only(void *arg, const char *line, size_t len)
 
     *(unsigned long long *)arg += obj != NULL;
     json_decref(obj);
+    return 0;
+}
+
+struct jscan_count {
+    struct mason_jscan js;
+    unsigned long long parsed;
+};
+
+static int jscan_only(void *arg, const char *line, size_t len)
+{
+    struct jscan_count *c = arg;
+
+    c->parsed += mason_jscan_parse(&c->js, line, len) == 0;
     return 0;
 }
 
@@ -153,6 +167,7 @@ static void bench_engine(const char *name, enum mason_engine_id engine,
     struct mason_adapter_stats st;
     struct mason_stream_stats sst;
     struct mason_lines l;
+    struct jscan_count jc = {.parsed = 0};
     double t0;
 
     build(input, false, &plain);
@@ -163,6 +178,14 @@ static void bench_engine(const char *name, enum mason_engine_id engine,
     mason_lines_feed(&l, plain.data, plain.len);
     report(name, "jansson parse only", now_s() - t0, plain.len, parsed, parsed);
     mason_lines_release(&l);
+
+    mason_jscan_init(&jc.js);
+    mason_lines_init(&l, 0, jscan_only, &jc);
+    t0 = now_s();
+    mason_lines_feed(&l, plain.data, plain.len);
+    report(name, "jscan parse only", now_s() - t0, plain.len, jc.parsed, jc.parsed);
+    mason_lines_release(&l);
+    mason_jscan_release(&jc.js);
 
     mason_lines_init(&l, 0, feed_adapter, a);
     t0 = now_s();

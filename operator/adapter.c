@@ -28,12 +28,6 @@ struct mason_adapter *mason_adapter_create(enum mason_engine_id engine, mason_ev
     mason_jscan_init(&a->doc);
     /* Escaping can make the canonical form up to 6 times as long as the line. */
     mason_buf_init(&a->canonical, 6 * (size_t)MASON_JSCAN_MAX_LEN);
-    a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    a->md = EVP_MD_CTX_new();
-    if (!a->sha256 || !a->md) {
-        mason_adapter_free(a);
-        return NULL;
-    }
     return a;
 }
 
@@ -131,6 +125,22 @@ static bool key_repeated(struct mason_jscan *doc, int obj, int k)
     return false;
 }
 
+/* Returns whether key k of the line is one of the NULL-terminated list names. */
+static bool key_known(struct mason_jscan *doc, int k, const char *const *names)
+{
+    const struct mason_jscan_token *t = &doc->tokens[k];
+    const char *raw = doc->text + t->start;
+
+    for (; *names; names++) {
+        /* Most names differ in their first byte: skip those before comparing whole. */
+        if (!(t->flags & MASON_JSCAN_ESCAPED) && t->len > 0 && (*names)[0] != raw[0])
+            continue;
+        if (mason_jscan_equals(doc, k, *names))
+            return true;
+    }
+    return false;
+}
+
 void adapter_check_fields(struct mason_adapter *a, int obj, const char *const *known)
 {
     struct mason_jscan *doc = &a->doc;
@@ -138,24 +148,10 @@ void adapter_check_fields(struct mason_adapter *a, int obj, const char *const *k
     if (mason_jscan_type(doc, obj) != MASON_JSCAN_OBJECT)
         return;
     for (int k = mason_jscan_first(doc, obj); k >= 0; k = mason_jscan_next(doc, obj, k)) {
-        const char *const *name = known;
-
-        while (*name && !mason_jscan_equals(doc, k, *name))
-            name++;
         /* jansson kept one member per key, so a repeated unknown key counts once. */
-        if (!*name && !key_repeated(doc, obj, k))
+        if (!key_known(doc, k, known) && !key_repeated(doc, obj, k))
             a->stats.unknown_fields++;
     }
-}
-
-int adapter_get(struct mason_adapter *a, int obj, const char *key)
-{
-    return mason_jscan_get(&a->doc, obj, key);
-}
-
-const char *adapter_str(struct mason_adapter *a, int obj, const char *key)
-{
-    return mason_jscan_string(&a->doc, mason_jscan_get(&a->doc, obj, key));
 }
 
 bool adapter_is(struct mason_adapter *a, int i, enum mason_jscan_type type)
@@ -191,6 +187,11 @@ static int hash_canonical(struct mason_adapter *a, char out[MASON_EVENT_HASH_SIZ
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digest_len = 0;
 
+    /* Fetched on first use: streams without tool calls never hash. */
+    if (!a->sha256 && !(a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)))
+        return MASON_ENOMEM;
+    if (!a->md && !(a->md = EVP_MD_CTX_new()))
+        return MASON_ENOMEM;
     if (!EVP_DigestInit_ex2(a->md, a->sha256, NULL) ||
         !EVP_DigestUpdate(a->md, a->canonical.data, a->canonical.len) ||
         !EVP_DigestFinal_ex(a->md, digest, &digest_len) || digest_len != 32)

@@ -248,6 +248,7 @@ static int claude_assistant(struct mason_adapter *a, int line)
     int message = adapter_get(a, line, "message");
     int content = adapter_get(a, message, "content");
     bool sidechain = adapter_is(a, adapter_get(a, line, "parent_tool_use_id"), MASON_JSCAN_STRING);
+    const char *model, *error;
     int rc;
 
     adapter_check_fields(a, line, assistant_fields);
@@ -260,14 +261,16 @@ static int claude_assistant(struct mason_adapter *a, int line)
         rc = claude_message_usage(a, message, sidechain);
     if (rc)
         return rc;
+    model = str(a, message, "model");
+    error = str(a, line, "error");
     for (int block = first_element(a, content); block >= 0;
          block = mason_jscan_next(&a->doc, content, block)) {
         struct mason_event ev;
 
         mason_event_clear(&ev);
-        ev.model = str(a, message, "model");
+        ev.model = model;
         ev.sidechain = sidechain;
-        ev.error = str(a, line, "error");
+        ev.error = error;
         rc = claude_assistant_block(a, block, &ev);
         if (rc)
             return rc;

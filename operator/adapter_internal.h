@@ -43,7 +43,7 @@ struct mason_adapter {
     struct mason_jscan doc;     /* the line being fed; its root, token 0, is an object */
     struct mason_buf canonical; /* scratch for the canonical form of hashed arguments */
     EVP_MD *sha256;             /* fetched once: a fetch per hash costs more than hashing */
-    EVP_MD_CTX *md;
+    EVP_MD_CTX *md;             /* NULL until the first hash */
 
     char *session_id;
     char *model;
@@ -78,11 +78,17 @@ void adapter_emit(struct mason_adapter *a, struct mason_event *ev);
 void adapter_check_fields(struct mason_adapter *a, int obj, const char *const *known);
 
 /* Returns the value of member key of obj in the line, or -1 (also when obj is -1). */
-int adapter_get(struct mason_adapter *a, int obj, const char *key);
+static inline int adapter_get(struct mason_adapter *a, int obj, const char *key)
+{
+    return mason_jscan_get(&a->doc, obj, key);
+}
 
 /* Returns member key of obj decoded, valid until the next line, or NULL when it is not a
  * string. */
-const char *adapter_str(struct mason_adapter *a, int obj, const char *key);
+static inline const char *adapter_str(struct mason_adapter *a, int obj, const char *key)
+{
+    return mason_jscan_string(&a->doc, mason_jscan_get(&a->doc, obj, key));
+}
 
 /* Returns whether value i of the line has the given type. */
 bool adapter_is(struct mason_adapter *a, int i, enum mason_jscan_type type);

@@ -39,8 +39,9 @@ void mason_jscan_release(struct mason_jscan *js)
     mason_jscan_init(js);
 }
 
-/* Largest arena kept between lines; a line that needs more spills into blocks. */
-#define ARENA_MAX_KEEP (1u << 20)
+/* Sizes of the arena kept between lines; a line that needs more spills into blocks. */
+#define ARENA_MIN (16u * 1024u)
+#define ARENA_MAX_KEEP (1024u * 1024u)
 
 /* Empties the arena, and grows it first when the last line had to spill. */
 static int arena_prepare(struct mason_jscan *js)
@@ -49,12 +50,12 @@ static int arena_prepare(struct mason_jscan *js)
 
     arena_reset(js);
     js->arena_requested = 0;
-    if (want <= js->arena_size || js->arena_size >= ARENA_MAX_KEEP)
-        return 0;
-    if (want < 4096)
-        want = 4096;
+    if (want < ARENA_MIN)
+        want = ARENA_MIN;
     if (want > ARENA_MAX_KEEP)
         want = ARENA_MAX_KEEP;
+    if (want <= js->arena_size)
+        return 0;
     free(js->arena);
     js->arena = malloc(want);
     js->arena_size = js->arena ? want : 0;
@@ -89,9 +90,11 @@ static inline int push(struct mason_jscan *js, enum mason_jscan_type type, const
     return 0;
 }
 
-static const char *skip_space(const char *p, const char *end)
+static inline const char *skip_space(const char *p, const char *end)
 {
-    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+    /* The first test ends the loop for every byte above ' ', the common case. */
+    while (p < end && (unsigned char)*p <= ' ' &&
+           (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
         p++;
     return p;
 }
@@ -187,20 +190,33 @@ static const char *skip_escape(const char *p, const char *end)
     return p + 12;
 }
 
+#ifdef __SSE2__
+/* Returns a bit per byte of the 16 at p that is '"', '\\', a control byte or >= 0x80. */
+static inline unsigned special_mask(const char *p)
+{
+    const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* A signed compare flags control bytes and every byte >= 0x80 at once. */
+    const __m128i hit = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+        _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+
+    return (unsigned)_mm_movemask_epi8(hit);
+}
+#endif
+
 /* Returns the first byte at or after p that ends a plain run of string bytes, or end. */
 static const char *skip_plain(const char *p, const char *end)
 {
 #ifdef __SSE2__
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\');
-    const __m128i space = _mm_set1_epi8(0x20);
+    while (end - p >= 32) {
+        unsigned mask = special_mask(p) | special_mask(p + 16) << 16;
 
-    while (end - p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-        /* A signed compare flags control bytes and every byte >= 0x80 at once. */
-        __m128i hit =
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                         _mm_cmplt_epi8(v, space));
-        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+        if (mask)
+            return p + __builtin_ctz(mask);
+        p += 32;
+    }
+    if (end - p >= 16) {
+        unsigned mask = special_mask(p);
 
         if (mask)
             return p + __builtin_ctz(mask);
@@ -229,7 +245,7 @@ static const char *skip_plain(const char *p, const char *end)
 
 /* Scans a string body; p is the byte after the opening quote. Returns the byte after the
  * closing quote, or NULL. */
-static const char *scan_string(struct mason_jscan *js, const char *p, const char *end)
+static inline const char *scan_string(struct mason_jscan *js, const char *p, const char *end)
 {
     struct mason_jscan_token *t = &js->tokens[js->count - 1];
     const char *body = p;
@@ -356,13 +372,9 @@ static const char *scan_literal(struct mason_jscan *js, const char *p, const cha
     return NULL;
 }
 
-/* Scans a scalar value at p into a new token. Returns the byte after it, or NULL. */
-static const char *scan_scalar(struct mason_jscan *js, const char *p, const char *end, int *rc)
+/* Scans a number or a literal at p into a new token. Returns the byte after it, or NULL. */
+static const char *scan_other(struct mason_jscan *js, const char *p, const char *end, int *rc)
 {
-    if (*p == '"') {
-        *rc = push(js, MASON_JSCAN_STRING, p + 1);
-        return *rc ? NULL : scan_string(js, p + 1, end);
-    }
     if (*p == '-' || (*p >= '0' && *p <= '9')) {
         *rc = push(js, MASON_JSCAN_NUMBER, p);
         return *rc ? NULL : scan_number(js, p, end);
@@ -385,36 +397,44 @@ static void close_container(struct mason_jscan *js, uint32_t depth, const char *
 
 /*
  * The grammar as a loop over three states: expecting a value, expecting an
- * object key, and after a value. js->stack contains the open containers.
+ * object key, and after a value. js->stack contains the open containers, and
+ * in_object is true when the innermost one is an object.
  */
 static int scan(struct mason_jscan *js, const char *p, const char *end)
 {
     uint32_t depth = 0;
+    bool in_object = false;
     int rc = 0;
 
 value:
     p = skip_space(p, end);
     if (p == end)
         return MASON_EPARSE;
+    if (*p == '"') {
+        rc = push(js, MASON_JSCAN_STRING, p + 1);
+        if (rc)
+            return rc;
+        p = scan_string(js, p + 1, end);
+        if (!p)
+            return MASON_EPARSE;
+        goto after;
+    }
     if (*p == '{' || *p == '[') {
-        bool object = *p == '{';
-
+        in_object = *p == '{';
         if (depth == MASON_JSCAN_MAX_DEPTH)
             return MASON_EPARSE;
-        rc = push(js, object ? MASON_JSCAN_OBJECT : MASON_JSCAN_ARRAY, p);
+        rc = push(js, in_object ? MASON_JSCAN_OBJECT : MASON_JSCAN_ARRAY, p);
         if (rc)
             return rc;
         js->stack[depth++] = js->count - 1;
         p = skip_space(p + 1, end);
-        if (p < end && *p == (object ? '}' : ']')) {
-            close_container(js, depth--, p++);
-            goto after;
-        }
-        if (object)
+        if (p < end && *p == (in_object ? '}' : ']'))
+            goto close;
+        if (in_object)
             goto key;
         goto value;
     }
-    p = scan_scalar(js, p, end, &rc);
+    p = scan_other(js, p, end, &rc);
     if (!p)
         return rc ? rc : MASON_EPARSE;
     goto after;
@@ -423,9 +443,12 @@ key:
     p = skip_space(p, end);
     if (p == end || *p != '"')
         return MASON_EPARSE;
-    p = scan_scalar(js, p, end, &rc);
+    rc = push(js, MASON_JSCAN_STRING, p + 1);
+    if (rc)
+        return rc;
+    p = scan_string(js, p + 1, end);
     if (!p)
-        return rc ? rc : MASON_EPARSE;
+        return MASON_EPARSE;
     p = skip_space(p, end);
     if (p == end || *p != ':')
         return MASON_EPARSE;
@@ -440,13 +463,16 @@ after:
         return MASON_EPARSE;
     if (*p == ',') {
         p++;
-        if (js->tokens[js->stack[depth - 1]].type == MASON_JSCAN_OBJECT)
+        if (in_object)
             goto key;
         goto value;
     }
-    if (*p != (js->tokens[js->stack[depth - 1]].type == MASON_JSCAN_OBJECT ? '}' : ']'))
+    if (*p != (in_object ? '}' : ']'))
         return MASON_EPARSE;
+
+close:
     close_container(js, depth--, p++);
+    in_object = depth > 0 && js->tokens[js->stack[depth - 1]].type == MASON_JSCAN_OBJECT;
     goto after;
 }
 

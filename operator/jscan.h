@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "buf.h"
 
@@ -80,9 +81,10 @@ struct mason_jscan {
     size_t arena_used;
     size_t arena_size;
     size_t arena_requested; /* bytes requested since the last parse, to size the next arena */
-    char **spill;        /* blocks allocated when the arena was full */
+    char **spill;           /* blocks allocated when the arena was full */
     unsigned spill_count;
     unsigned spill_alloc;
+
     uint32_t stack[MASON_JSCAN_MAX_DEPTH];
 };
 
@@ -108,7 +110,13 @@ enum mason_jscan_type mason_jscan_type(const struct mason_jscan *js, int i);
  * is not an object or has no such member. With duplicate keys the last one
  * wins, as in jansson.
  */
-int mason_jscan_get(struct mason_jscan *js, int obj, const char *key);
+int mason_jscan_get_n(struct mason_jscan *js, int obj, const char *key, size_t key_len);
+
+/* mason_jscan_get_n inline, so the length of a literal key is known when compiling. */
+static inline int mason_jscan_get(struct mason_jscan *js, int obj, const char *key)
+{
+    return mason_jscan_get_n(js, obj, key, strlen(key));
+}
 
 /*
  * Returns the first child of the array or object i, or -1 when it is empty or
@@ -120,8 +128,14 @@ int mason_jscan_first(const struct mason_jscan *js, int i);
 /* Returns the child of parent after child (an element, or a key), or -1 after the last. */
 int mason_jscan_next(const struct mason_jscan *js, int parent, int child);
 
+/* Returns whether the string token i decodes to s[0..len). */
+bool mason_jscan_equals_n(struct mason_jscan *js, int i, const char *s, size_t len);
+
 /* Returns whether the string token i decodes to s. */
-bool mason_jscan_equals(struct mason_jscan *js, int i, const char *s);
+static inline bool mason_jscan_equals(struct mason_jscan *js, int i, const char *s)
+{
+    return mason_jscan_equals_n(js, i, s, strlen(s));
+}
 
 /*
  * Returns the decoded string token i, NUL-terminated in the arena and valid

@@ -12,6 +12,33 @@
 #include "error.h"
 #include "banned.h"
 
+/*
+ * The output cursor. The canonical form of a value is never longer than its
+ * text: escapes only shrink or keep their length, and whitespace goes. So the
+ * caller reserves the length of the text once and no write grows a buffer.
+ */
+struct writer {
+    char *at;
+    char *end;
+};
+
+static int put(struct writer *w, const void *data, size_t len)
+{
+    if ((size_t)(w->end - w->at) < len)
+        return MASON_EINVAL; /* not reached while the bound above holds; jansson takes over */
+    memcpy(w->at, data, len);
+    w->at += len;
+    return 0;
+}
+
+static int put_char(struct writer *w, char c)
+{
+    if (w->at == w->end)
+        return MASON_EINVAL;
+    *w->at++ = c;
+    return 0;
+}
+
 struct member {
     const char *key; /* decoded, not NUL-terminated when it points into the text */
     size_t len;
@@ -38,7 +65,7 @@ static char short_escape(unsigned char c)
 }
 
 /* Escapes as jansson does: '"', '\\', the short forms of \b \f \n \r \t, "\u00XX" else. */
-static int write_escaped(struct mason_buf *out, const char *s, size_t len)
+static int write_escaped(struct writer *out, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t run = 0;
@@ -51,7 +78,7 @@ static int write_escaped(struct mason_buf *out, const char *s, size_t len)
 
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        rc = mason_buf_add(out, s + run, k - run);
+        rc = put(out, s + run, k - run);
         run = k + 1;
         if (c == '"' || c == '\\')
             esc[1] = (char)c;
@@ -60,10 +87,10 @@ static int write_escaped(struct mason_buf *out, const char *s, size_t len)
         else
             esc_len = 6;
         if (rc == 0)
-            rc = mason_buf_add(out, esc, esc_len);
+            rc = put(out, esc, esc_len);
     }
     if (rc == 0)
-        rc = mason_buf_add(out, s + run, len - run);
+        rc = put(out, s + run, len - run);
     return rc;
 }
 
@@ -72,7 +99,7 @@ static int write_escaped(struct mason_buf *out, const char *s, size_t len)
  * escapes \" \\ \b \f \n \r \t are already in that form, so only "\/" and
  * "\uXXXX" end a run of bytes copied as they are.
  */
-static int write_unescaped(struct mason_buf *out, const char *p, const char *end)
+static int write_unescaped(struct writer *out, const char *p, const char *end)
 {
     const char *run = p;
     int rc = 0;
@@ -88,31 +115,31 @@ static int write_unescaped(struct mason_buf *out, const char *p, const char *end
             p = bs + 2;
             continue;
         }
-        rc = mason_buf_add(out, run, (size_t)(bs - run));
+        rc = put(out, run, (size_t)(bs - run));
         p = bs;
         n = mason_jscan_decode_escape(&p, decoded);
         if (rc == 0)
-            rc = n == 1 ? write_escaped(out, decoded, 1) : mason_buf_add(out, decoded, n);
+            rc = n == 1 ? write_escaped(out, decoded, 1) : put(out, decoded, n);
         run = p;
     }
-    return rc ? rc : mason_buf_add(out, run, (size_t)(end - run));
+    return rc ? rc : put(out, run, (size_t)(end - run));
 }
 
-static int write_string(struct mason_jscan *js, int i, struct mason_buf *out)
+static int write_string(struct mason_jscan *js, int i, struct writer *out)
 {
     const struct mason_jscan_token *t = &js->tokens[i];
     const char *raw = js->text + t->start;
     int rc;
 
-    rc = mason_buf_add(out, "\"", 1);
+    rc = put_char(out, '"');
     if (rc)
         return rc;
     if (t->flags & MASON_JSCAN_ESCAPED)
         rc = write_unescaped(out, raw, raw + t->len);
     else
         /* A body without escapes contains no '"', '\\' or control byte: it is already canonical. */
-        rc = mason_buf_add(out, raw, t->len);
-    return rc ? rc : mason_buf_add(out, "\"", 1);
+        rc = put(out, raw, t->len);
+    return rc ? rc : put_char(out, '"');
 }
 
 static int compare_members(const void *a, const void *b)
@@ -156,8 +183,19 @@ static int sorted_members(struct mason_jscan *js, int obj, struct member *small,
         m[n].value = k + 1;
         n++;
     }
-    if (n > 1)
+    if (n > 16) {
         qsort(m, n, sizeof(*m), compare_members);
+    } else {
+        /* Insertion sort: most objects are small, and qsort's overhead dominates there. */
+        for (size_t k = 1; k < n; k++) {
+            struct member item = m[k];
+            size_t at = k;
+
+            for (; at > 0 && compare_members(&m[at - 1], &item) > 0; at--)
+                m[at] = m[at - 1];
+            m[at] = item;
+        }
+    }
     for (size_t k = 1; k < n; k++) {
         if (compare_members(&m[k - 1], &m[k]) == 0) {
             if (m != small)
@@ -175,45 +213,45 @@ nomem:
     return MASON_ENOMEM;
 }
 
-static int write_value(struct mason_jscan *js, int i, struct mason_buf *out);
+static int write_value(struct mason_jscan *js, int i, struct writer *out);
 
-static int write_object(struct mason_jscan *js, int obj, struct mason_buf *out)
+static int write_object(struct mason_jscan *js, int obj, struct writer *out)
 {
     struct member small[16], *m = NULL;
     size_t n = 0;
     int rc = sorted_members(js, obj, small, 16, &m, &n);
 
     if (rc == 0)
-        rc = mason_buf_add(out, "{", 1);
+        rc = put_char(out, '{');
     for (size_t k = 0; k < n && rc == 0; k++) {
         if (k > 0)
-            rc = mason_buf_add(out, ",", 1);
+            rc = put_char(out, ',');
         if (rc == 0)
             rc = write_string(js, m[k].value - 1, out);
         if (rc == 0)
-            rc = mason_buf_add(out, ":", 1);
+            rc = put_char(out, ':');
         if (rc == 0)
             rc = write_value(js, m[k].value, out);
     }
     if (m != small)
         free(m);
-    return rc ? rc : mason_buf_add(out, "}", 1);
+    return rc ? rc : put_char(out, '}');
 }
 
-static int write_array(struct mason_jscan *js, int arr, struct mason_buf *out)
+static int write_array(struct mason_jscan *js, int arr, struct writer *out)
 {
-    int rc = mason_buf_add(out, "[", 1);
+    int rc = put_char(out, '[');
 
     for (int e = mason_jscan_first(js, arr); e >= 0 && rc == 0; e = mason_jscan_next(js, arr, e)) {
         if (e != arr + 1)
-            rc = mason_buf_add(out, ",", 1);
+            rc = put_char(out, ',');
         if (rc == 0)
             rc = write_value(js, e, out);
     }
-    return rc ? rc : mason_buf_add(out, "]", 1);
+    return rc ? rc : put_char(out, ']');
 }
 
-static int write_value(struct mason_jscan *js, int i, struct mason_buf *out)
+static int write_value(struct mason_jscan *js, int i, struct writer *out)
 {
     const struct mason_jscan_token *t = &js->tokens[i];
     const char *raw = js->text + t->start;
@@ -230,21 +268,35 @@ static int write_value(struct mason_jscan *js, int i, struct mason_buf *out)
             return MASON_EINVAL; /* jansson prints reals with "%.17g" and its own fix-ups */
         /* The grammar leaves an integer canonical except "-0", which jansson reads as 0. */
         if (t->len == 2 && raw[0] == '-' && raw[1] == '0')
-            return mason_buf_add(out, "0", 1);
-        return mason_buf_add(out, raw, t->len);
+            return put_char(out, '0');
+        return put(out, raw, t->len);
     case MASON_JSCAN_TRUE:
     case MASON_JSCAN_FALSE:
     case MASON_JSCAN_NULL:
-        return mason_buf_add(out, raw, t->len);
+        return put(out, raw, t->len);
     case MASON_JSCAN_NONE:
         break;
     }
     return MASON_EINVAL;
 }
 
-int mason_jscan_write_canonical(struct mason_jscan *js, int i, struct mason_buf *out)
+int mason_jscan_write_canonical(struct mason_jscan *js, int i, struct mason_buf *buf)
 {
-    if (mason_jscan_type(js, i) == MASON_JSCAN_NONE)
+    size_t start = buf->len, len;
+    const char *text = mason_jscan_span(js, i, &len);
+    struct writer w;
+    int rc;
+
+    if (!text)
         return MASON_EINVAL;
-    return write_value(js, i, out);
+    /* Reserves room by appending the text itself, then writes over it. */
+    rc = mason_buf_add(buf, text, len);
+    if (rc)
+        return rc;
+    w.at = buf->data + start;
+    w.end = w.at + len;
+    rc = write_value(js, i, &w);
+    buf->len = rc ? start : (size_t)(w.at - buf->data);
+    buf->data[buf->len] = '\0';
+    return rc;
 }

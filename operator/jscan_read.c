@@ -217,7 +217,16 @@ const char *mason_jscan_string(struct mason_jscan *js, int i)
     return mason_jscan_string_prefix(js, i, SIZE_MAX - 4);
 }
 
-bool mason_jscan_equals(struct mason_jscan *js, int i, const char *s)
+/* Returns whether the n bytes at a and b are equal; keys are short, so a loop beats a call. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
+{
+    for (size_t k = 0; k < n; k++)
+        if (a[k] != b[k])
+            return false;
+    return true;
+}
+
+bool mason_jscan_equals_n(struct mason_jscan *js, int i, const char *s, size_t len)
 {
     const struct mason_jscan_token *t;
     const char *decoded;
@@ -225,32 +234,28 @@ bool mason_jscan_equals(struct mason_jscan *js, int i, const char *s)
     if (mason_jscan_type(js, i) != MASON_JSCAN_STRING)
         return false;
     t = &js->tokens[i];
-    if (!(t->flags & MASON_JSCAN_ESCAPED)) {
-        /* Most keys differ in their first byte: reject those before strlen. */
-        if (t->len == 0 ? *s != '\0' : js->text[t->start] != *s)
-            return false;
-        return strlen(s) == t->len && memcmp(js->text + t->start, s, t->len) == 0;
-    }
+    if (!(t->flags & MASON_JSCAN_ESCAPED))
+        return t->len == len && same_bytes(js->text + t->start, s, len);
     decoded = mason_jscan_string(js, i);
-    return decoded && strcmp(decoded, s) == 0;
+    return decoded && strlen(decoded) == len && memcmp(decoded, s, len) == 0;
 }
 
-int mason_jscan_get(struct mason_jscan *js, int obj, const char *key)
+int mason_jscan_get_n(struct mason_jscan *js, int obj, const char *key, size_t key_len)
 {
-    size_t key_len = strlen(key);
+    const struct mason_jscan_token *tokens = js->tokens;
     int found = -1;
 
     if (mason_jscan_type(js, obj) != MASON_JSCAN_OBJECT)
         return -1;
-    for (int k = mason_jscan_first(js, obj); k >= 0; k = mason_jscan_next(js, obj, k)) {
-        const struct mason_jscan_token *t = &js->tokens[k];
+    /* Every member is checked, because with duplicate keys the last one wins. */
+    for (uint32_t k = (uint32_t)obj + 1; k < tokens[obj].next; k = tokens[k + 1].next) {
+        const struct mason_jscan_token *t = &tokens[k];
 
         if (t->flags & MASON_JSCAN_ESCAPED) {
-            if (mason_jscan_equals(js, k, key))
-                found = k + 1;
-        } else if (t->len == key_len && (key_len == 0 || js->text[t->start] == key[0]) &&
-                   memcmp(js->text + t->start, key, key_len) == 0) {
-            found = k + 1;
+            if (mason_jscan_equals_n(js, (int)k, key, key_len))
+                found = (int)k + 1;
+        } else if (t->len == key_len && same_bytes(js->text + t->start, key, key_len)) {
+            found = (int)k + 1;
         }
     }
     return found;
