@@ -398,11 +398,12 @@ static void close_container(struct mason_jscan *js, uint32_t depth, const char *
 /*
  * The grammar as a loop over three states: expecting a value, expecting an
  * object key, and after a value. js->stack contains the open containers, and
- * in_object is true when the innermost one is an object.
+ * in_object is true when the innermost one is an object. done is the index of
+ * the value just scanned.
  */
 static int scan(struct mason_jscan *js, const char *p, const char *end)
 {
-    uint32_t depth = 0;
+    uint32_t depth = 0, done = 0;
     bool in_object = false;
     int rc = 0;
 
@@ -417,6 +418,7 @@ value:
         p = scan_string(js, p + 1, end);
         if (!p)
             return MASON_EPARSE;
+        done = js->count - 1;
         goto after;
     }
     if (*p == '{' || *p == '[') {
@@ -437,6 +439,7 @@ value:
     p = scan_other(js, p, end, &rc);
     if (!p)
         return rc ? rc : MASON_EPARSE;
+    done = js->count - 1;
     goto after;
 
 key:
@@ -456,6 +459,9 @@ key:
     goto value;
 
 after:
+    /* A key's next skips its value, so lookups hop from key to key. */
+    if (in_object)
+        js->tokens[done - 1].next = js->count;
     p = skip_space(p, end);
     if (depth == 0)
         return p == end ? 0 : MASON_EPARSE;
@@ -471,6 +477,7 @@ after:
         return MASON_EPARSE;
 
 close:
+    done = js->stack[depth - 1];
     close_container(js, depth--, p++);
     in_object = depth > 0 && js->tokens[js->stack[depth - 1]].type == MASON_JSCAN_OBJECT;
     goto after;

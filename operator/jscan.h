@@ -62,7 +62,8 @@ enum mason_jscan_type {
 struct mason_jscan_token {
     uint32_t start; /* offset of the first byte; for a string, the byte after the quote */
     uint32_t len;   /* bytes of the span; for a string, the raw body without quotes */
-    uint32_t next;  /* index of the first token after this value and its children */
+    uint32_t next;  /* index of the first token after this value and its children; for a key,
+                       after its value */
     uint8_t type;   /* enum mason_jscan_type */
     uint8_t flags;  /* MASON_JSCAN_ESCAPED, MASON_JSCAN_REAL */
 };

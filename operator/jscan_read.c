@@ -27,8 +27,6 @@ int mason_jscan_next(const struct mason_jscan *js, int parent, int child)
 {
     uint32_t after = js->tokens[child].next;
 
-    if (js->tokens[parent].type == MASON_JSCAN_OBJECT)
-        after = js->tokens[child + 1].next;
     return after < js->tokens[parent].next ? (int)after : -1;
 }
 
@@ -248,7 +246,7 @@ int mason_jscan_get_n(struct mason_jscan *js, int obj, const char *key, size_t k
     if (mason_jscan_type(js, obj) != MASON_JSCAN_OBJECT)
         return -1;
     /* Every member is checked, because with duplicate keys the last one wins. */
-    for (uint32_t k = (uint32_t)obj + 1; k < tokens[obj].next; k = tokens[k + 1].next) {
+    for (uint32_t k = (uint32_t)obj + 1; k < tokens[obj].next; k = tokens[k].next) {
         const struct mason_jscan_token *t = &tokens[k];
 
         if (t->flags & MASON_JSCAN_ESCAPED) {
