@@ -26,8 +26,8 @@ struct mason_adapter *mason_adapter_create(enum mason_engine_id engine, mason_ev
     a->arg = arg;
     a->feed = engine == MASON_ENGINE_CODEX ? adapter_codex_feed : adapter_claude_feed;
     mason_jscan_init(&a->doc);
-    /* Escaping can make the canonical form up to 6 times as long as the line. */
-    mason_buf_init(&a->canonical, 6 * (size_t)MASON_JSCAN_MAX_LEN);
+    /* A canonical form is never longer than its text, plus the {"key":...} of Codex arguments. */
+    mason_buf_init(&a->canonical, (size_t)MASON_JSCAN_MAX_LEN + 64);
     return a;
 }
 

@@ -102,7 +102,8 @@ int adapter_hash_value(struct mason_adapter *a, int i, char out[MASON_EVENT_HASH
 
 /*
  * Writes into out the hash of the object {key: value i}, with null for i = -1,
- * as mason_event_hash_args would. Returns 0 or MASON_ENOMEM.
+ * as mason_event_hash_args would. key is written as it is, so it must need no
+ * escaping. Returns 0 or MASON_ENOMEM.
  */
 int adapter_hash_member(struct mason_adapter *a, const char *key, int i,
                         char out[MASON_EVENT_HASH_SIZE]);
