@@ -483,9 +483,18 @@ close:
     goto after;
 }
 
+/* Most tokens kept between lines (1 MiB); a longer tape is freed before the next line. */
+#define TAPE_MAX_KEEP (64u * 1024u)
+
 int mason_jscan_parse(struct mason_jscan *js, const char *text, size_t len)
 {
     int rc = arena_prepare(js);
+
+    if (js->alloc > TAPE_MAX_KEEP) {
+        free(js->tokens);
+        js->tokens = NULL;
+        js->alloc = 0;
+    }
 
     js->text = text;
     js->len = len;

@@ -99,7 +99,9 @@ void mason_jscan_release(struct mason_jscan *js);
  * Parses text[0..len) as one JSON value with optional whitespace around it.
  * The root is token 0. Returns 0, MASON_EPARSE when the text is not valid
  * JSON (or is longer than MASON_JSCAN_MAX_LEN), or MASON_ENOMEM. Strings
- * decoded for the previous text become invalid.
+ * decoded for the previous text become invalid. A tape of more than 65,536
+ * tokens and strings decoded beyond the 1 MiB arena are freed first, so one
+ * huge line does not keep its memory.
  */
 int mason_jscan_parse(struct mason_jscan *js, const char *text, size_t len);
 

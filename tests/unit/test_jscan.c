@@ -345,6 +345,28 @@ static void keeps_decoded_strings(void **state)
     mason_jscan_release(&js);
 }
 
+static void frees_large_tape(void **state)
+{
+    struct mason_jscan js;
+    struct mason_buf doc = MASON_BUF_INIT;
+
+    (void)state;
+    mason_jscan_init(&js);
+    mason_buf_adds(&doc, "[0");
+    for (int i = 0; i < 200000; i++)
+        mason_buf_adds(&doc, ",1");
+    mason_buf_adds(&doc, "]");
+    assert_int_equal(mason_jscan_parse(&js, doc.data, doc.len), 0);
+    assert_int_equal(js.count, 200002);
+    assert_true(js.alloc >= 200002);
+    /* The next line starts from a small tape again. */
+    assert_int_equal(parse(&js, "{\"a\":[1,2]}"), 0);
+    assert_int_equal(js.count, 5);
+    assert_true(js.alloc < 200002);
+    mason_buf_release(&doc);
+    mason_jscan_release(&js);
+}
+
 /* Checks that value i serialises canonically as jansson does, or is left to jansson. */
 static void check_canonical(struct mason_jscan *js, int i)
 {
@@ -562,6 +584,7 @@ int main(void)
         cmocka_unit_test(looks_up_members),
         cmocka_unit_test(skips_siblings),
         cmocka_unit_test(keeps_decoded_strings),
+        cmocka_unit_test(frees_large_tape),
         cmocka_unit_test(canonical_matches_jansson),
         cmocka_unit_test(captured_streams_match_jansson),
     };
