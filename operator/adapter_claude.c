@@ -434,6 +434,8 @@ int adapter_claude_feed(struct mason_adapter *a, int line)
 {
     const char *type = str(a, line, "type");
 
+    if (!type)
+        return MASON_ENOMEM; /* the line was checked to have a string type: decoding failed */
     if (strcmp(type, "assistant") == 0)
         return claude_assistant(a, line);
     if (strcmp(type, "user") == 0)

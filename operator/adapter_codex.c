@@ -286,6 +286,8 @@ int adapter_codex_feed(struct mason_adapter *a, int line)
 {
     const char *type = str(a, line, "type");
 
+    if (!type)
+        return MASON_ENOMEM; /* the line was checked to have a string type: decoding failed */
     if (strncmp(type, "item.", 5) == 0 &&
         adapter_is(a, adapter_get(a, line, "item"), MASON_JSCAN_OBJECT))
         return codex_item(a, line, type);
