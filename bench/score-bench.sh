@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and runs bench/score-bench.c: normalised events per second per core
 # through the engine adapters and trajectory scoring on the captured streams
-# in ../shared/transcripts, beside jansson's parse rate of the same lines.
+# in ../shared/transcripts, beside the parse rates of the same lines with
+# jansson and with the adapters' JSON reader (operator/jscan.c).
 #
 # usage: bench/score-bench.sh [--megabytes N]   (default 300 MB per pass)
 # Result: build/bench/score.json

@@ -1,5 +1,6 @@
 #include "adapter_internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,7 +47,6 @@ void mason_adapter_free(struct mason_adapter *a)
     mason_jscan_release(&a->doc);
     mason_buf_release(&a->canonical);
     EVP_MD_CTX_free(a->md);
-    EVP_MD_free(a->sha256);
     free(a);
 }
 
@@ -70,7 +70,8 @@ int mason_adapter_feed(struct mason_adapter *a, const char *line, size_t len)
     rc = mason_jscan_parse(&a->doc, line, len);
     if (rc == MASON_ENOMEM)
         return rc;
-    if (rc || !adapter_is(a, adapter_get(a, 0, "type"), MASON_JSCAN_STRING)) {
+    a->type = rc ? -1 : adapter_get(a, 0, "type");
+    if (rc || !adapter_is(a, a->type, MASON_JSCAN_STRING)) {
         a->stats.malformed++;
         return a->doc.nomem ? MASON_ENOMEM : 0;
     }
@@ -181,18 +182,30 @@ static json_t *load_value(struct mason_adapter *a, int i)
     return text ? json_loadb(text, len, JSON_DECODE_ANY, NULL) : NULL;
 }
 
+/*
+ * SHA-256, fetched once per process: a fetch costs microseconds, more than
+ * hashing a typical tool input, and the bench creates an adapter per stream.
+ * It stays allocated until exit.
+ */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256;
+
+static void sha256_fetch(void)
+{
+    sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 /* Hashes the canonical form in a->canonical into out. */
 static int hash_canonical(struct mason_adapter *a, char out[MASON_EVENT_HASH_SIZE])
 {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digest_len = 0;
 
-    /* Fetched on first use: streams without tool calls never hash. */
-    if (!a->sha256 && !(a->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)))
+    if (pthread_once(&sha256_once, sha256_fetch) != 0 || !sha256)
         return MASON_ENOMEM;
     if (!a->md && !(a->md = EVP_MD_CTX_new()))
         return MASON_ENOMEM;
-    if (!EVP_DigestInit_ex2(a->md, a->sha256, NULL) ||
+    if (!EVP_DigestInit_ex2(a->md, sha256, NULL) ||
         !EVP_DigestUpdate(a->md, a->canonical.data, a->canonical.len) ||
         !EVP_DigestFinal_ex(a->md, digest, &digest_len) || digest_len != 32)
         return MASON_ENOMEM;

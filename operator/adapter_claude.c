@@ -432,7 +432,7 @@ static int claude_result(struct mason_adapter *a, int line)
 
 int adapter_claude_feed(struct mason_adapter *a, int line)
 {
-    const char *type = str(a, line, "type");
+    const char *type = mason_jscan_string(&a->doc, a->type);
 
     if (!type)
         return MASON_ENOMEM; /* the line was checked to have a string type: decoding failed */

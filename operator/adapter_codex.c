@@ -284,7 +284,7 @@ static void codex_error(struct mason_adapter *a, int line)
 
 int adapter_codex_feed(struct mason_adapter *a, int line)
 {
-    const char *type = str(a, line, "type");
+    const char *type = mason_jscan_string(&a->doc, a->type);
 
     if (!type)
         return MASON_ENOMEM; /* the line was checked to have a string type: decoding failed */

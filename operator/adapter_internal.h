@@ -41,9 +41,9 @@ struct mason_adapter {
     int (*feed)(struct mason_adapter *a, int line);
 
     struct mason_jscan doc;     /* the line being fed; its root, token 0, is an object */
+    int type;                   /* token of the line's "type", a string */
     struct mason_buf canonical; /* scratch for the canonical form of hashed arguments */
-    EVP_MD *sha256;             /* fetched once: a fetch per hash costs more than hashing */
-    EVP_MD_CTX *md;             /* NULL until the first hash */
+    EVP_MD_CTX *md;             /* reused for every hash; NULL until the first */
 
     char *session_id;
     char *model;
