@@ -1,7 +1,7 @@
 /*
  * The Vault backend of the secret resolver: Kubernetes auth login with the
  * pod's service-account token, token renewal and re-login, and KV v2 reads.
- * Works with Vault and with OpenBao, which serves the same HTTP API. The
+ * OpenBao serves the same HTTP API, but only Vault has run against it. The
  * request and reply helpers are exported for the unit tests.
  */
 #ifndef MASON_VAULT_H
@@ -52,6 +52,17 @@ int mason_vault_parse_kv(const char *reply, size_t len, struct mason_buf *value)
 
 /* Appends the errors list of a Vault error reply, joined with "; ", or nothing. */
 void mason_vault_parse_errors(const char *reply, size_t len, struct mason_buf *out);
+
+/*
+ * Appends why a KV v2 read of name that returned HTTP status failed, and
+ * returns the code: MASON_ENOTFOUND for 404 (no secret, or a deleted or
+ * destroyed current version, for which Vault also returns 404),
+ * MASON_EFORBIDDEN for 403 (the message names role), MASON_ETHROTTLED for 429,
+ * MASON_EUNAVAILABLE for 5xx, and MASON_EHTTP for any other status.
+ * kv_mount_set says whether config.kv_mount is set, for the 404 hint.
+ */
+int mason_vault_read_failure(const char *name, bool kv_mount_set, const char *role, long status,
+                             const char *reply, size_t len, struct mason_buf *err);
 
 /* The step to take with the current token before a read. */
 enum mason_vault_token_action {

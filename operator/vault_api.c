@@ -154,6 +154,37 @@ void mason_vault_parse_errors(const char *reply, size_t len, struct mason_buf *o
     json_decref(doc);
 }
 
+int mason_vault_read_failure(const char *name, bool kv_mount_set, const char *role, long status,
+                             const char *reply, size_t len, struct mason_buf *err)
+{
+    struct mason_buf ignored = MASON_BUF_INIT;
+    int rc;
+
+    if (status == 404) {
+        /* Vault returns 404 with the version metadata when the current version is deleted. */
+        rc = mason_vault_parse_kv(reply, len, &ignored);
+        mason_buf_release(&ignored);
+        if (rc == MASON_ENOTFOUND)
+            mason_buf_addf(err, "the current version of Vault secret \"%s\" is deleted", name);
+        else
+            mason_buf_addf(err, "no secret at Vault KV v2 path \"%s\"%s", name,
+                           kv_mount_set ? "" : " (the first segment is the KV mount)");
+        return MASON_ENOTFOUND;
+    }
+    if (status == 403) {
+        mason_buf_addf(
+            err,
+            "Vault denied reading \"%s\" to role \"%s\"; grant the role's policy read on the KV v2 data path",
+            name, role);
+        return MASON_EFORBIDDEN;
+    }
+    mason_buf_addf(err, "Vault read of \"%s\" failed with HTTP %ld: ", name, status);
+    mason_vault_parse_errors(reply, len, err);
+    if (status == 429)
+        return MASON_ETHROTTLED;
+    return status >= 500 ? MASON_EUNAVAILABLE : MASON_EHTTP;
+}
+
 enum mason_vault_token_action mason_vault_token_action(const struct mason_vault_lease *lease,
                                                        long age)
 {

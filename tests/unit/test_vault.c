@@ -135,6 +135,65 @@ static void error_reply_parsing(void **state)
     mason_buf_release(&out);
 }
 
+/* Vault returns 404 and the version metadata for a deleted or destroyed current version. */
+static void read_failure_by_status(void **state)
+{
+    const char *deleted =
+        "{\"request_id\":\"r1\",\"lease_id\":\"\",\"renewable\":false,\"lease_duration\":0,"
+        "\"data\":{\"data\":null,\"metadata\":{\"created_time\":\"2026-01-02T10:00:00Z\","
+        "\"custom_metadata\":null,\"deletion_time\":\"2026-01-02T10:05:00Z\","
+        "\"destroyed\":false,\"version\":1}},\"wrap_info\":null,\"warnings\":null,\"auth\":null}";
+    const char *destroyed = "{\"data\":{\"data\":null,\"metadata\":{\"deletion_time\":\"\","
+                            "\"destroyed\":true,\"version\":2}}}";
+    const char *missing = "{\"errors\":[]}\n";
+    const char *denied = "{\"errors\":[\"1 error occurred:\\n\\t* permission denied\\n\\n\"]}";
+    const char *sealed = "{\"errors\":[\"Vault is sealed\"]}";
+    struct mason_buf err = MASON_BUF_INIT;
+
+    (void)state;
+    assert_int_equal(
+        mason_vault_read_failure("kv/ci", false, "mason", 404, deleted, strlen(deleted), &err),
+        MASON_ENOTFOUND);
+    assert_string_equal(mason_buf_str(&err),
+                        "the current version of Vault secret \"kv/ci\" is deleted");
+    mason_buf_reset(&err);
+    assert_int_equal(
+        mason_vault_read_failure("kv/ci", false, "mason", 404, destroyed, strlen(destroyed), &err),
+        MASON_ENOTFOUND);
+    assert_string_equal(mason_buf_str(&err),
+                        "the current version of Vault secret \"kv/ci\" is deleted");
+    mason_buf_reset(&err);
+    assert_int_equal(
+        mason_vault_read_failure("kv/ci", false, "mason", 404, missing, strlen(missing), &err),
+        MASON_ENOTFOUND);
+    assert_string_equal(
+        mason_buf_str(&err),
+        "no secret at Vault KV v2 path \"kv/ci\" (the first segment is the KV mount)");
+    mason_buf_reset(&err);
+    assert_int_equal(mason_vault_read_failure("ci", true, "mason", 404, "", 0, &err),
+                     MASON_ENOTFOUND);
+    assert_string_equal(mason_buf_str(&err), "no secret at Vault KV v2 path \"ci\"");
+    mason_buf_reset(&err);
+    assert_int_equal(
+        mason_vault_read_failure("kv/ci", false, "mason", 403, denied, strlen(denied), &err),
+        MASON_EFORBIDDEN);
+    assert_non_null(
+        strstr(mason_buf_str(&err), "Vault denied reading \"kv/ci\" to role \"mason\""));
+    mason_buf_reset(&err);
+    assert_int_equal(
+        mason_vault_read_failure("kv/ci", false, "mason", 503, sealed, strlen(sealed), &err),
+        MASON_EUNAVAILABLE);
+    assert_string_equal(mason_buf_str(&err),
+                        "Vault read of \"kv/ci\" failed with HTTP 503: Vault is sealed");
+    mason_buf_reset(&err);
+    assert_int_equal(mason_vault_read_failure("kv/ci", false, "mason", 429, "", 0, &err),
+                     MASON_ETHROTTLED);
+    mason_buf_reset(&err);
+    assert_int_equal(mason_vault_read_failure("kv/ci", false, "mason", 400, "", 0, &err),
+                     MASON_EHTTP);
+    mason_buf_release(&err);
+}
+
 static void token_action_by_age(void **state)
 {
     char token[] = "hvs.x";
@@ -205,6 +264,7 @@ int main(void)
         cmocka_unit_test(auth_reply_parsing),
         cmocka_unit_test(kv_reply_parsing),
         cmocka_unit_test(error_reply_parsing),
+        cmocka_unit_test(read_failure_by_status),
         cmocka_unit_test(token_action_by_age),
         cmocka_unit_test(create_requires_address_and_role),
         cmocka_unit_test(fetch_fails_without_token_file),
