@@ -157,6 +157,19 @@ def test_missing_image_fails_with_fix(cluster, namespace, operator):
     assert jobs_of(cluster, namespace, "no-image") == []
 
 
+def test_unschedulable_pod_is_explained(cluster, namespace, operator):
+    cluster.apply(agent_task("nowhere", namespace, nodeSelector={"mason.dev/no-such-node": "true"}))
+
+    def explained():
+        status = task_status(cluster, namespace, "nowhere")
+        return "its pod is not scheduled" in status.get("message", "") and status
+
+    status = wait_until(explained, TASK_TIMEOUT, "a message saying why the pod waits")
+    assert status["phase"] == "Pending"
+    assert status["reason"] == "PodStarting"
+    assert "node" in status["message"]
+
+
 def test_delete_removes_owned_objects(cluster, namespace, operator):
     job, _ = started_task(cluster, namespace, "short-lived")
     cluster.kubectl("delete", "agenttask", "short-lived", "-n", namespace, "--wait=true")

@@ -337,19 +337,81 @@ static bool stream_pending(struct reconcile *r, const struct mason_run_snapshot 
     return snap->found && !snap->stream_ended && r->now - seen < STREAM_GRACE_SECONDS;
 }
 
-static void set_running(struct reconcile *r, const struct mason_job_state *js, const char *job)
+/* Seconds a run's pod may take to start before the status message gives the cause of the wait. */
+#define POD_WAIT_EXPLAINED_AFTER 30
+
+/* Writes the cause of a pod wait: its PodScheduled condition, or its container's waiting state. */
+static bool pod_wait_cause(json_t *pod, char *out, size_t size)
+{
+    json_t *status = json_object_get(pod, "status");
+    json_t *scheduled = mason_status_condition(status, "PodScheduled");
+    const char *scheduled_status = json_string_value(json_object_get(scheduled, "status"));
+    json_t *cs = json_array_get(json_object_get(status, "containerStatuses"), 0);
+    json_t *waiting = json_object_get(json_object_get(cs, "state"), "waiting");
+    const char *reason = json_string_value(json_object_get(waiting, "reason"));
+    const char *message;
+
+    if (scheduled_status && strcmp(scheduled_status, "False") == 0) {
+        message = json_string_value(json_object_get(scheduled, "message"));
+        snprintf(out, size, "its pod is not scheduled: %s", message ? message : "no reason given");
+        return true;
+    }
+    if (reason && strcmp(reason, "ContainerCreating") != 0) {
+        message = json_string_value(json_object_get(waiting, "message"));
+        snprintf(out, size, "its container is waiting: %s%s%s", reason, message ? ": " : "",
+                 message ? message : "");
+        return true;
+    }
+    return false;
+}
+
+/* Writes why a pod has not started within POD_WAIT_EXPLAINED_AFTER seconds of its run. */
+static bool pod_wait_reason(struct reconcile *r, json_t *run, const char *job, char *out,
+                            size_t size)
+{
+    time_t started;
+    json_t *pods, *pod;
+    size_t i;
+    bool found = false;
+
+    if (mason_status_parse_timestamp(json_string_value(json_object_get(run, "startTime")),
+                                     &started) != 0)
+        return false;
+    /* A pod that never starts changes nothing the informers see, so look again. */
+    if (r->now - started < POD_WAIT_EXPLAINED_AFTER) {
+        reconcile_requeue(r, (long)(POD_WAIT_EXPLAINED_AFTER - (r->now - started)) * 1000);
+        return false;
+    }
+    reconcile_requeue(r, MASON_WATCHDOG_PERIOD_MS);
+    reconcile_job_pods(r, job, &pods);
+    json_array_foreach(pods, i, pod)
+    {
+        if ((found = pod_wait_cause(pod, out, size)))
+            break;
+    }
+    json_decref(pods);
+    return found;
+}
+
+static void set_running(struct reconcile *r, json_t *run, const struct mason_job_state *js,
+                        const char *job)
 {
     const char *now = json_string_value(json_object_get(r->status, "phase"));
     bool running = js->ready || (now && strcmp(now, MASON_PHASE_RUNNING) == 0);
     const char *phase = running ? MASON_PHASE_RUNNING : MASON_PHASE_PENDING;
     const char *reason = running ? "AgentRunning" : "PodStarting";
-    char message[256];
+    char cause[384] = "its pod is starting";
+    char message[512];
 
     /* A pod that stops being ready has exited; the run stays Running until its Job ends. */
     if (running && !js->ready)
         return;
-    snprintf(message, sizeof(message), "run %s: Job %s %s", r->run, job,
-             js->ready ? "is running" : "was created; its pod is starting");
+    if (!running)
+        pod_wait_reason(r, run, job, cause, sizeof(cause));
+    if (js->ready)
+        snprintf(message, sizeof(message), "run %s: Job %s is running", r->run, job);
+    else
+        snprintf(message, sizeof(message), "run %s: Job %s was created; %s", r->run, job, cause);
     mason_status_set_phase(r->status, phase, reason, message);
     mason_status_set_condition(r->status, MASON_COND_RUNNING, js->ready ? "True" : "False", reason,
                                message, r->t.generation, r->now);
@@ -387,7 +449,7 @@ int run_step(struct reconcile *r)
     if (mason_status_phase_final(json_string_value(json_object_get(r->status, "phase")))) {
         /* The watchdog stopped the run. */
     } else if (strcmp(js.outcome, "Running") == 0) {
-        set_running(r, &js, job_name);
+        set_running(r, last, &js, job_name);
     } else if (stream_pending(r, &snap)) {
         reconcile_requeue(r, 500);
     } else {
