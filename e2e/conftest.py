@@ -140,8 +140,9 @@ def kwok(cluster, tmp_path):
 class Operator:
     """A mason-operator process against the local cluster."""
 
-    def __init__(self, cluster, workdir, config_text, args=()):
+    def __init__(self, cluster, workdir, config_text, args=(), env=None):
         self.cluster = cluster
+        self.env = dict(cluster.env, **(env or {}))
         self.workdir = pathlib.Path(workdir)
         self.config = self.workdir / f"mason-config-{uuid.uuid4().hex[:6]}.yaml"
         self.config.write_text(config_text)
@@ -153,7 +154,7 @@ class Operator:
         binary = TOP / "build/default/bin/mason-operator"
         logf = open(self.log, "a", encoding="utf-8")
         self.proc = subprocess.Popen([str(binary), "--config", str(self.config), *self.args],
-                                     env=self.cluster.env, stdout=logf, stderr=logf)
+                                     env=self.env, stdout=logf, stderr=logf)
         logf.close()
         return self
 
@@ -187,11 +188,11 @@ engines:
 def operator_factory(cluster, tmp_path):
     started = []
 
-    def make(config_text=DEFAULT_CONFIG, namespaces=None, args=()):
+    def make(config_text=DEFAULT_CONFIG, namespaces=None, args=(), env=None):
         text = config_text
         if namespaces:
             text += "namespaces: [" + ", ".join(namespaces) + "]\n"
-        op = Operator(cluster, tmp_path, text, args).start()
+        op = Operator(cluster, tmp_path, text, args, env).start()
         started.append(op)
         return op
 
