@@ -1,26 +1,26 @@
 #!/usr/bin/env bash
 # Runs the benchmarks and prints their results: the operator benchmarks on
-# the local control plane, and the webhook, stream-parsing, scoring and log
-# follower benchmarks, which need no cluster. It builds mason-operator and the control-plane binaries first
+# the local control plane, and the webhook, stream-parsing, scoring, log
+# follower and secret cache benchmarks, which need no cluster. It builds mason-operator and the control-plane binaries first
 # (the first toolchain build takes tens of minutes) and brings the control
 # plane up. The benchmarks work in namespaces of their own and delete them.
 #
-# usage: bench/run.sh [throughput] [memory] [latency] [webhook] [stream] [score] [follower]
+# usage: bench/run.sh [throughput] [memory] [latency] [webhook] [stream] [score] [follower] [secrets]
 #        (default: all)
 # Results: build/bench/operator_<name>.json; operator logs: build/bench/*-operator.log
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ $# -eq 0 ]; then
-    set -- throughput memory latency webhook stream score follower
+    set -- throughput memory latency webhook stream score follower secrets
 fi
 operator_names=()
 for name in "$@"; do
     case $name in
     throughput | memory | latency) operator_names+=("$name") ;;
-    webhook | stream | score | follower) ;;
+    webhook | stream | score | follower | secrets) ;;
     *)
-        echo "error: unknown benchmark '$name'; use throughput, memory, latency, webhook, stream, score or follower" >&2
+        echo "error: unknown benchmark '$name'; use throughput, memory, latency, webhook, stream, score, follower or secrets" >&2
         exit 2
         ;;
     esac
@@ -28,7 +28,7 @@ done
 
 # Benchmarks without a cluster: each script prints its own results.
 declare -A scripts=([webhook]=webhook-bench.sh [stream]=stream-parse.sh [score]=score-bench.sh
-    [follower]=follower-bench.sh)
+    [follower]=follower-bench.sh [secrets]=secrets-cache.sh)
 mkdir -p build/bench
 for name in "$@"; do
     script=${scripts[$name]:-}

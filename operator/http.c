@@ -1,4 +1,5 @@
 #include "http.h"
+#include "secrets.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -107,6 +108,29 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
     return rc;
 }
 
+static void write_secret_metrics(struct mason_secrets *secrets, struct mason_buf *out)
+{
+    struct mason_secrets_stats st;
+
+    mason_secrets_get_stats(secrets, &st);
+    mason_buf_addf(out,
+                   "# HELP mason_secret_lookups_total Secret references resolved from external "
+                   "stores.\n"
+                   "# TYPE mason_secret_lookups_total counter\n"
+                   "mason_secret_lookups_total %lu\n"
+                   "# HELP mason_secret_cache_hits_total Lookups served from the cache.\n"
+                   "# TYPE mason_secret_cache_hits_total counter\n"
+                   "mason_secret_cache_hits_total %lu\n"
+                   "# HELP mason_secret_backend_calls_total Reads sent to AWS Secrets Manager or "
+                   "Vault.\n"
+                   "# TYPE mason_secret_backend_calls_total counter\n"
+                   "mason_secret_backend_calls_total %lu\n"
+                   "# HELP mason_secret_cache_entries Secrets held in the cache.\n"
+                   "# TYPE mason_secret_cache_entries gauge\n"
+                   "mason_secret_cache_entries %lu\n",
+                   st.lookups, st.hits, st.backend_calls, st.entries);
+}
+
 static void write_metrics(struct mason_operator_metrics *m, struct mason_buf *out)
 {
     mason_buf_addf(out,
@@ -121,6 +145,8 @@ static void write_metrics(struct mason_operator_metrics *m, struct mason_buf *ou
                    "mason_ready %d\n",
                    atomic_load(&m->reconciles), atomic_load(&m->reconcile_errors),
                    atomic_load(&m->ready));
+    if (m->secrets)
+        write_secret_metrics(m->secrets, out);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,

@@ -12,11 +12,14 @@
 
 #include "buf.h"
 
+struct mason_secrets;
+
 struct mason_operator_metrics {
     atomic_ulong reconciles;
     atomic_ulong reconcile_errors;
     atomic_ulong jobs_created;
     atomic_int ready;
+    struct mason_secrets *secrets; /* the resolver whose counters /metrics shows, or NULL */
 };
 
 struct mason_http;

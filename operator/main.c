@@ -161,6 +161,7 @@ static int setup(const struct options *o, struct mason_operator *op, struct maso
     if (rc != 0)
         return rc;
     op->secrets = mason_secrets_create(&sc, err);
+    op->metrics.secrets = op->secrets;
     return op->secrets ? 0 : MASON_ECONFIG;
 }
 
