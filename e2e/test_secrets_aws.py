@@ -6,13 +6,13 @@ e2e/test_secrets_aws_probe.c, built here against the project's libraries."""
 import json
 import os
 import pathlib
-import socket
 import subprocess
-import time
 import urllib.request
 
 import boto3
 import pytest
+
+from conftest import free_port, stop_process, wait_for_http
 
 TOP = pathlib.Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"  # moto's default account
@@ -45,30 +45,12 @@ CI_POLICY = {
 }
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def set_auth(url, count):
     """Sets how many requests moto serves before it checks signatures and IAM policies."""
     req = urllib.request.Request(f"{url}/moto-api/reset-auth", data=str(count).encode(),
                                  headers={"Content-Type": "text/plain"}, method="POST")
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.status == 200
-
-
-def wait_for_server(url, proc):
-    for _ in range(150):  # 30 s at most
-        if proc.poll() is not None:
-            raise AssertionError(f"moto_server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/moto-api/", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("moto_server did not answer within 30 s")
 
 
 def populate(url):
@@ -104,18 +86,13 @@ def moto(tmp_path_factory):
     proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        wait_for_server(url, proc)
+        wait_for_http(f"{url}/moto-api/", proc, "moto_server")
         set_auth(url, 1000000)
         keys = populate(url)
         set_auth(url, 0)
         yield {"url": url, "keys": keys}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

@@ -9,7 +9,6 @@ import json
 import os
 import pathlib
 import secrets
-import socket
 import subprocess
 import time
 import urllib.error
@@ -17,19 +16,13 @@ import urllib.request
 
 import pytest
 
-from conftest import DEFAULT_CONFIG, TOP, wait_until
+from conftest import DEFAULT_CONFIG, TOP, free_port, stop_process, wait_for_http, wait_until
 
 TASK_TIMEOUT = 90
 KV_MOUNT = "agents"
 DEPLOY = {"token": "vault-e2e-" + secrets.token_hex(8), "user": "ci"}
 PRIVATE = {"token": "private-" + secrets.token_hex(8)}
 READ_POLICY = f'path "{KV_MOUNT}/data/ci/*" {{ capabilities = ["read"] }}\n'
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Vault:
@@ -84,19 +77,6 @@ def vault_binary():
     if not path.exists():
         pytest.fail(f"{path} is missing; run e2e/toolchain/build.sh (scripts/run-e2e.sh does)")
     return path
-
-
-def wait_for_vault(url, proc):
-    for _ in range(150):  # 30 s at most
-        if proc.poll() is not None:
-            raise AssertionError(f"vault server exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/v1/sys/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("vault server did not respond within 30 s")
 
 
 def kube_access(cluster):
@@ -172,7 +152,8 @@ def vault(cluster, tmp_path_factory):
                              f"-dev-root-token-id={root_token}", "-dev-no-store-token"],
                             stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        wait_for_vault(url, proc)
+        # sys/health answers 200 only once the server is initialised, unsealed and active.
+        wait_for_http(f"{url}/v1/sys/health", proc, "vault server")
         server = Vault(url, root_token, workdir / "audit.log")
         server.call("POST", "sys/audit/file",
                     {"type": "file", "options": {"file_path": str(server.audit_log)}})
@@ -181,12 +162,7 @@ def vault(cluster, tmp_path_factory):
         server.sa_namespace = sa_namespace
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
 
 

@@ -3,12 +3,11 @@ speaks the Web API), and signed button clicks sent to the operator's
 interactivity endpoint decide it, as Slack itself would send them."""
 
 import base64
-import socket
 import time
 
 import pytest
 
-from conftest import DEFAULT_CONFIG, wait_until
+from conftest import DEFAULT_CONFIG, free_port, wait_until
 from slack_standin import DEFAULT_CHANNEL, DEFAULT_TOKEN, SlackStandin, click_payload, send_click
 from test_continuation import MAX_TURNS, run_job, session_task
 from test_operator import agent_pod, started_task, task_status, wait_phase
@@ -16,12 +15,6 @@ from test_supervision import final_result, play, stream_lines
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 APPROVER = "U0APPROVER1"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
