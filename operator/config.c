@@ -3,8 +3,8 @@
 #include <cyaml/cyaml.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -332,10 +332,11 @@ static int config_raw_sections(struct mason_config *cfg, const char *text, size_
     return 0;
 }
 
+/* Returns whether text has only spaces, tabs and line breaks. */
 static bool blank(const char *text, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
-        if (!strchr(" \t\r\n", text[i]) || text[i] == '\0')
+        if (!memchr(" \t\r\n", text[i], 4))
             return false;
     }
     return true;

@@ -14,14 +14,14 @@
  * (json_loadb needs JSON_DECODE_ANY for it), and a NUL byte right after a
  * number or a literal is rejected (jansson 2.14 skips it).
  *
- * Why not a library: on the captured Claude Code and Codex streams (lines of
- * about 800 bytes, one core of a 2-core AMD EPYC) jansson's json_loadb parses
- * about 41 MB/s (bench/score-bench.sh), and yajl 2.1 with empty callbacks and
- * yajl_dont_validate_strings about 400 MB/s (a one-off program over the same
- * lines), short of the 550 MB/s that the adapters needed. This reader parses
- * them at 1.2 to 1.6 GB/s: it skips string bodies 32 bytes at a time with
- * SSE2 (8 at a time with portable SWAR otherwise) and allocates nothing per
- * token.
+ * Why not a library: the adapters need about 550 MB/s on the captured Claude
+ * Code and Codex streams (lines of about 800 bytes, one core of a 2-core AMD
+ * EPYC). There jansson's json_loadb parses about 41 MB/s
+ * (bench/score-bench.sh). yajl 2.1 with empty callbacks and
+ * yajl_dont_validate_strings parses about 400 MB/s, measured once with a
+ * throwaway program over the same lines. This reader parses them at 1.2 to
+ * 1.6 GB/s: it skips string bodies 32 bytes at a time with SSE2 (8 at a time
+ * with portable SWAR otherwise) and allocates nothing per token.
  *
  * NOTE: numbers are converted with strtod, so the process must keep the "C"
  * locale for LC_NUMERIC (mason never calls setlocale).

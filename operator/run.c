@@ -1,7 +1,7 @@
 /*
  * The lifecycle of one run: its objects are created (egress NetworkPolicy,
- * session, prompt ConfigMap, per-run Secret, Job), its Job and output stream are followed,
- * and when it ends the task succeeds, fails, retries after an
+ * session, prompt ConfigMap, per-run Secret, Job), its Job and output stream
+ * are followed, and when it ends the task succeeds, fails, retries after an
  * infrastructure failure, or requests approval to continue.
  */
 #include <stdbool.h>

@@ -54,12 +54,12 @@ int mason_vault_parse_kv(const char *reply, size_t len, struct mason_buf *value)
 void mason_vault_parse_errors(const char *reply, size_t len, struct mason_buf *out);
 
 /*
- * Appends why a KV v2 read of name that returned HTTP status failed, and
- * returns the code: MASON_ENOTFOUND for 404 (no secret, or a deleted or
- * destroyed current version, for which Vault also returns 404),
- * MASON_EFORBIDDEN for 403 (the message names role), MASON_ETHROTTLED for 429,
- * MASON_EUNAVAILABLE for 5xx, and MASON_EHTTP for any other status.
- * kv_mount_set says whether config.kv_mount is set, for the 404 hint.
+ * Appends why a KV v2 read of name failed with HTTP status, and returns the
+ * code. 404 gives MASON_ENOTFOUND: Vault returns 404 both for a missing
+ * secret and for a deleted or destroyed current version. 403 gives
+ * MASON_EFORBIDDEN with a message naming role, 429 MASON_ETHROTTLED, 5xx
+ * MASON_EUNAVAILABLE, and any other status MASON_EHTTP. kv_mount_set tells
+ * whether config.kv_mount is set, for the hint of a 404.
  */
 int mason_vault_read_failure(const char *name, bool kv_mount_set, const char *role, long status,
                              const char *reply, size_t len, struct mason_buf *err);

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     rc = mason_config_parse((const char *)data, size, &cfg, &err);
     if (rc != 0 && err.len == 0)
-        abort(); /* a rejected file must say why */
+        abort(); /* a rejected file must come with a message */
     mason_config_free(cfg);
     mason_buf_release(&err);
     return 0;
