@@ -2,10 +2,11 @@
  * The scorer keeps a ring of items, the facts about recent events that the
  * signals need. Items are tool results (with a key naming the call, whether
  * it failed and whether it was a passing or failing check), file edits,
- * token usage and engine errors. Each event that adds or expires an item
- * recomputes every signal from the ring. With the default window that is a
- * few hundred items at most, and a table stamped with a generation number
- * groups them by key without being cleared between passes.
+ * token usage and engine errors. When an event adds or expires items, the
+ * signals that read items of those kinds are recomputed from the ring; the
+ * others keep their reasons. With the default window that is a few hundred
+ * items at most, and a table stamped with a generation number groups them
+ * by key without being cleared between passes.
  */
 #include "score_internal.h"
 
@@ -136,6 +137,7 @@ static struct score_item *ring_push(struct mason_score *s)
     if (s->items_count == s->items_alloc && s->items_alloc < s->max_items && ring_grow(s) != 0)
         return NULL;
     if (s->items_count == s->items_alloc) {
+        s->dirty |= score_item_marks(&s->items[s->items_head]);
         s->items_head = (s->items_head + 1) % s->items_alloc;
         s->items_count--;
     }
@@ -144,7 +146,6 @@ static struct score_item *ring_push(struct mason_score *s)
     memset(it, 0, offsetof(struct score_item, subject));
     it->subject[0] = '\0';
     it->detail[0] = '\0';
-    s->changed = true;
     return it;
 }
 
@@ -160,9 +161,9 @@ static void ring_expire(struct mason_score *s, int64_t now_ms)
 
         if (it->seq >= oldest_seq && !(by_time && it->time_ms > 0 && it->time_ms < oldest_ms))
             break;
+        s->dirty |= score_item_marks(it);
         s->items_head = (s->items_head + 1) % s->items_alloc;
         s->items_count--;
-        s->changed = true;
     }
 }
 
@@ -290,20 +291,49 @@ static int add_event(struct mason_score *s, const struct mason_event *ev, int64_
     }
 }
 
+unsigned score_item_marks(const struct score_item *it)
+{
+    switch (it->type) {
+    case ITEM_RESULT:
+        return it->check == CHECK_PASS || it->check == CHECK_FAIL ? MARK_RESULT | MARK_CHECK
+                                                                  : MARK_RESULT;
+    case ITEM_EDIT:
+        return MARK_EDIT;
+    case ITEM_USAGE:
+        return MARK_USAGE;
+    case ITEM_ERROR:
+        return MARK_ERROR;
+    default:
+        return 0;
+    }
+}
+
+/* Marks the items the current event added, the newest ones of the ring. */
+static void mark_added(struct mason_score *s)
+{
+    for (size_t i = s->items_count; i-- > 0;) {
+        const struct score_item *it = score_item_at(s, i);
+
+        if (it->seq != s->seq)
+            break;
+        s->dirty |= score_item_marks(it);
+    }
+}
+
 int mason_score_feed(struct mason_score *s, const struct mason_event *ev, int64_t now_ms)
 {
     int rc;
 
     s->seq++;
-    s->changed = false;
     ring_expire(s, now_ms);
     rc = add_event(s, ev, now_ms);
+    mark_added(s);
     if (rc) {
         s->seq--;
         return rc;
     }
     s->result.events = s->seq;
-    if (!s->changed)
+    if (!s->dirty)
         return 0;
     return score_compute(s);
 }

@@ -13,6 +13,32 @@ enum item_type { ITEM_RESULT = 1, ITEM_EDIT, ITEM_USAGE, ITEM_ERROR };
 
 enum item_check { CHECK_NONE = 0, CHECK_PASS, CHECK_FAIL, CHECK_UNKNOWN };
 
+/* Kinds of item as bits, so that a change recomputes only the signals that read those kinds. */
+enum item_mark {
+    MARK_RESULT = 1 << 0, /* any tool result: loop */
+    MARK_CHECK = 1 << 1,  /* a passing or failing build or test: thrash, trend */
+    MARK_EDIT = 1 << 2,   /* thrash, burn */
+    MARK_USAGE = 1 << 3,  /* burn */
+    MARK_ERROR = 1 << 4,  /* error loop */
+    MARK_ALL = (1 << 5) - 1,
+};
+
+/* The signals in the order their reasons are gathered. Trend gives progress and regression. */
+enum score_group {
+    GROUP_LOOP,
+    GROUP_ERROR_LOOP,
+    GROUP_THRASH,
+    GROUP_TREND,
+    GROUP_BURN,
+    GROUP_COUNT
+};
+
+/* The reasons one signal gave when it was last computed. */
+struct score_group_out {
+    unsigned count;
+    struct mason_score_reason reasons[2];
+};
+
 /* One fact about a recent event. The fields before subject are cleared on reuse. */
 struct score_item {
     uint64_t seq;       /* index of the event that produced it, from 1 */
@@ -48,7 +74,8 @@ struct mason_score {
     size_t items_count;
     size_t items_head;
     size_t max_items;
-    bool changed; /* the ring changed during this feed */
+    unsigned dirty; /* enum item_mark bits of the items added or dropped since the last compute */
+    struct score_group_out groups[GROUP_COUNT];
 
     struct score_slot *table; /* open addressing, size a power of two */
     size_t table_size;
@@ -69,7 +96,11 @@ static inline const struct score_item *score_item_at(const struct mason_score *s
     return &s->items[(s->items_head + i) % s->items_alloc];
 }
 
-/* Recomputes s->result from the window. Returns 0 or MASON_ENOMEM. */
+/* Returns the enum item_mark bits of it. */
+unsigned score_item_marks(const struct score_item *it);
+
+/* Recomputes the signals that read the items marked in s->dirty, then s->result from every
+ * signal's reasons, and clears s->dirty. Returns 0 or MASON_ENOMEM (s->dirty then stays set). */
 int score_compute(struct mason_score *s);
 
 /* Mixes a shell command into h with runs of whitespace made one space. */

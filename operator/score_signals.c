@@ -1,6 +1,7 @@
 /*
  * The signals, each computed by one pass over the window, and the score
- * they add up to.
+ * they add up to. A signal is computed again only when items of a kind it
+ * reads were added or dropped.
  */
 #include "score_internal.h"
 
@@ -62,13 +63,13 @@ static double penalty(double severity)
     return severity * MASON_SCORE_PENALTY_AT_THRESHOLD;
 }
 
-static struct mason_score_reason *reason_add(struct mason_score *s, enum mason_score_signal sig,
-                                             double delta)
+static struct mason_score_reason *reason_add(struct score_group_out *out,
+                                             enum mason_score_signal sig, double delta)
 {
     static const char *const codes[MASON_SCORE_SIGNAL_COUNT] = {
         "loop", "error_loop", "thrash", "regression", "progress", "burn",
     };
-    struct mason_score_reason *r = &s->result.reasons[s->result.reasons_count++];
+    struct mason_score_reason *r = &out->reasons[out->count++];
 
     memset(r, 0, sizeof(*r));
     r->signal = sig;
@@ -82,7 +83,8 @@ static struct mason_score_reason *reason_add(struct mason_score *s, enum mason_s
  * so only failures after the last success count. The newest failure of the
  * worst key gives the reason's subject and detail.
  */
-static int signal_loop(struct mason_score *s, enum item_type type, enum mason_score_signal sig)
+static int signal_loop(struct mason_score *s, enum item_type type, enum mason_score_signal sig,
+                       enum score_group out)
 {
     const struct score_item *worst = NULL;
     unsigned worst_count = 0;
@@ -120,7 +122,7 @@ static int signal_loop(struct mason_score *s, enum item_type type, enum mason_sc
     }
     {
         double severity = (double)(worst_count - 1) / (double)(s->cfg.loop_repeats - 1);
-        struct mason_score_reason *r = reason_add(s, sig, -penalty(severity));
+        struct mason_score_reason *r = reason_add(&s->groups[out], sig, -penalty(severity));
 
         r->count = worst_count;
         memcpy(r->subject, worst->subject, sizeof(r->subject));
@@ -175,7 +177,8 @@ static int signal_thrash(struct mason_score *s)
         return 0; /* one return, such as a fix after a failed test, is normal */
     {
         double severity = (double)(worst_count - 1) / (double)(s->cfg.thrash_flips - 1);
-        struct mason_score_reason *r = reason_add(s, MASON_SCORE_THRASH, -penalty(severity));
+        struct mason_score_reason *r =
+            reason_add(&s->groups[GROUP_THRASH], MASON_SCORE_THRASH, -penalty(severity));
 
         r->count = worst_count;
         memcpy(r->subject, worst->subject, sizeof(r->subject));
@@ -188,7 +191,7 @@ static void trend_reason(struct mason_score *s, enum mason_score_signal sig,
 {
     double delta =
         sig == MASON_SCORE_PROGRESS ? MASON_SCORE_PROGRESS_BONUS : -MASON_SCORE_REGRESSION_PENALTY;
-    struct mason_score_reason *r = reason_add(s, sig, delta);
+    struct mason_score_reason *r = reason_add(&s->groups[GROUP_TREND], sig, delta);
 
     r->check = (enum mason_check_kind)it->check_kind;
     memcpy(r->subject, it->subject, sizeof(r->subject));
@@ -256,7 +259,8 @@ static void signal_burn(struct mason_score *s)
     half = (double)s->cfg.burn_tokens / 2;
     if ((double)tokens <= half)
         return;
-    r = reason_add(s, MASON_SCORE_BURN, -penalty(((double)tokens - half) / half));
+    r = reason_add(&s->groups[GROUP_BURN], MASON_SCORE_BURN,
+                   -penalty(((double)tokens - half) / half));
     r->tokens = tokens;
 }
 
@@ -274,22 +278,50 @@ static int reason_cmp(const void *a, const void *b)
     return 0;
 }
 
+/* Computes one signal into its group, when items it reads changed. */
+static int group_compute(struct mason_score *s, enum score_group g)
+{
+    static const unsigned reads[GROUP_COUNT] = {
+        [GROUP_LOOP] = MARK_RESULT,
+        [GROUP_ERROR_LOOP] = MARK_ERROR,
+        [GROUP_THRASH] = MARK_CHECK | MARK_EDIT,
+        [GROUP_TREND] = MARK_CHECK,
+        [GROUP_BURN] = MARK_EDIT | MARK_USAGE,
+    };
+
+    if (!(s->dirty & reads[g]))
+        return 0;
+    s->groups[g].count = 0;
+    switch (g) {
+    case GROUP_LOOP:
+        return signal_loop(s, ITEM_RESULT, MASON_SCORE_LOOP, g);
+    case GROUP_ERROR_LOOP:
+        return signal_loop(s, ITEM_ERROR, MASON_SCORE_ERROR_LOOP, g);
+    case GROUP_THRASH:
+        return signal_thrash(s);
+    case GROUP_TREND:
+        return signal_trend(s);
+    default:
+        signal_burn(s);
+        return 0;
+    }
+}
+
 int score_compute(struct mason_score *s)
 {
     double score = 1.0;
-    int rc;
 
+    for (unsigned g = 0; g < GROUP_COUNT; g++) {
+        int rc = group_compute(s, (enum score_group)g);
+
+        if (rc)
+            return rc;
+    }
+    s->dirty = 0;
     s->result.reasons_count = 0;
-    rc = signal_loop(s, ITEM_RESULT, MASON_SCORE_LOOP);
-    if (rc == 0)
-        rc = signal_loop(s, ITEM_ERROR, MASON_SCORE_ERROR_LOOP);
-    if (rc == 0)
-        rc = signal_thrash(s);
-    if (rc == 0)
-        rc = signal_trend(s);
-    if (rc)
-        return rc;
-    signal_burn(s);
+    for (unsigned g = 0; g < GROUP_COUNT; g++)
+        for (unsigned i = 0; i < s->groups[g].count; i++)
+            s->result.reasons[s->result.reasons_count++] = s->groups[g].reasons[i];
     for (unsigned i = 0; i < s->result.reasons_count; i++)
         score += s->result.reasons[i].delta;
     if (score < 0)

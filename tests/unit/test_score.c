@@ -488,10 +488,112 @@ static void subject_text_cut(void **state)
     assert_string_equal(dst, "Read /x");
 }
 
+/* ---- recomputing only what changed ---- */
+
+/* Fails unless the scorer that recomputes only what changed agrees with the one that recomputes
+ * every signal at each event. */
+static void assert_same_result(const struct mason_score_result *a,
+                               const struct mason_score_result *b)
+{
+    if (a->score != b->score || a->reasons_count != b->reasons_count)
+        fail_msg("event %llu: score %.4f with %u reasons, recomputed in full %.4f with %u",
+                 (unsigned long long)a->events, a->score, a->reasons_count, b->score,
+                 b->reasons_count);
+    for (unsigned i = 0; i < a->reasons_count; i++) {
+        const struct mason_score_reason *x = &a->reasons[i], *y = &b->reasons[i];
+
+        assert_string_equal(x->code, y->code);
+        assert_true(x->delta == y->delta);
+        assert_int_equal(x->count, y->count);
+        assert_int_equal(x->tokens, y->tokens);
+        assert_int_equal(x->check, y->check);
+        assert_string_equal(x->subject, y->subject);
+        assert_string_equal(x->detail, y->detail);
+    }
+}
+
+/* Fills ev with the next event of a fixed pseudo-random mix of check runs that pass and fail,
+ * other commands, edits of three files, usage and engine errors. */
+static void mixed_event(uint32_t *rng, struct mason_event *ev)
+{
+    static const char *const commands[] = {"go test ./...", "make", "ls", "pytest -q | tail"};
+    static const char *const files[] = {"a.go", "b.go", "c.go"};
+    uint32_t x;
+
+    *rng = *rng * 1664525u + 1013904223u;
+    x = *rng >> 8;
+    mason_event_clear(ev);
+    ev->turn = x % 7;
+    switch (x % 6) {
+    case 0:
+    case 1:
+        ev->kind = MASON_EVENT_TOOL_RESULT;
+        ev->tool_name = "Bash";
+        ev->command = commands[(x >> 4) % 4];
+        ev->is_error = (x >> 8) % 3 != 0;
+        ev->text = ev->is_error ? "FAIL: TestPut" : "ok";
+        break;
+    case 2:
+        ev->kind = MASON_EVENT_TOOL_RESULT;
+        ev->tool_name = "Edit";
+        ev->files_modified = true;
+        mason_event_add_file(ev, files[(x >> 4) % 3]);
+        break;
+    case 3:
+        ev->kind = MASON_EVENT_USAGE;
+        ev->has_tokens = true;
+        ev->tokens.output = 20000 + (x >> 4) % 40000;
+        break;
+    case 4:
+        ev->kind = MASON_EVENT_ERROR;
+        ev->text = (x >> 4) % 2 ? "stream disconnected" : "rate limited";
+        break;
+    default:
+        ev->kind = (x >> 4) % 2 ? MASON_EVENT_TEXT : MASON_EVENT_INIT;
+        break;
+    }
+}
+
+/* A small window that items leave all the time, against a scorer that recomputes every signal
+ * at every event. */
+static void incremental_matches_full(void **state)
+{
+    struct mason_score_config cfg;
+    struct mason_score *inc, *full;
+    uint32_t rng = 12345;
+
+    (void)state;
+    mason_score_config_defaults(&cfg);
+    cfg.window_events = 12;
+    cfg.window_minutes = 1;
+    cfg.burn_tokens = 100000;
+    inc = mason_score_create(&cfg);
+    full = mason_score_create(&cfg);
+    assert_non_null(inc);
+    assert_non_null(full);
+    for (int64_t i = 1, clock_ms = 0; i <= 20000; i++) {
+        struct mason_event ev;
+        int64_t now_ms;
+
+        /* Mostly 0.5 s apart, so the 12 events leave first, with gaps of 15 s that make the
+         * minute run out first, and an unknown time every 50th event. */
+        clock_ms += i % 3 == 0 ? 15000 : 500;
+        now_ms = i % 50 == 0 ? 0 : clock_ms;
+        mixed_event(&rng, &ev);
+        full->dirty = MARK_ALL;
+        feed(inc, &ev, now_ms);
+        feed(full, &ev, now_ms);
+        assert_same_result(mason_score_result(inc), mason_score_result(full));
+    }
+    mason_score_free(inc);
+    mason_score_free(full);
+}
+
 /* ---- streams through the adapters ---- */
 
 struct run {
     struct mason_score *score;
+    struct mason_score *full; /* fed the same events, every signal recomputed at each */
     struct mason_score_config cfg;
     enum mason_intervention worst; /* the strongest decision at any event */
     uint64_t first_flag;           /* event index of the first decision other than none */
@@ -507,11 +609,13 @@ static void on_event(void *arg, const struct mason_event *ev)
     const struct mason_score_result *res;
     enum mason_intervention d;
 
-    if (mason_score_feed(r->score, ev, 0) != 0) {
+    r->full->dirty = MARK_ALL;
+    if (mason_score_feed(r->score, ev, 0) != 0 || mason_score_feed(r->full, ev, 0) != 0) {
         r->error = 1;
         return;
     }
     res = mason_score_result(r->score);
+    assert_same_result(res, mason_score_result(r->full));
     d = mason_score_decide(&r->cfg, res->score, true);
     if (d != MASON_INTERVENTION_NONE && r->first_flag == 0)
         r->first_flag = res->events;
@@ -558,7 +662,9 @@ static void run_stream(enum mason_engine_id engine, const char *path,
     else
         mason_score_config_defaults(&r->cfg);
     r->score = mason_score_create(&r->cfg);
+    r->full = mason_score_create(&r->cfg);
     assert_non_null(r->score);
+    assert_non_null(r->full);
     a = mason_adapter_create(engine, on_event, r);
     assert_non_null(a);
     mason_lines_init(&lines, 0, on_line, a);
@@ -568,6 +674,8 @@ static void run_stream(enum mason_engine_id engine, const char *path,
     assert_int_equal(r->error, 0);
     mason_lines_release(&lines);
     mason_adapter_free(a);
+    mason_score_free(r->full);
+    r->full = NULL;
     fclose(f);
 }
 
@@ -788,6 +896,7 @@ int main(void)
         cmocka_unit_test(config_check_ranges),
         cmocka_unit_test(hint_and_reason_text),
         cmocka_unit_test(subject_text_cut),
+        cmocka_unit_test(incremental_matches_full),
         cmocka_unit_test(claude_loop_flagged),
         cmocka_unit_test(codex_loop_flagged),
         cmocka_unit_test(claude_thrash_flagged),
