@@ -66,9 +66,10 @@ def awaiting_task(cluster, namespace, name, kwok):
     return wait_phase(cluster, namespace, name, "AwaitingApproval")
 
 
-def annotate_as(cluster, namespace, name, user, *annotations):
+def annotate_as(cluster, namespace, name, user, *annotations, check=True):
     return cluster.kubectl("annotate", "--overwrite", "-n", namespace, f"agenttask/{name}",
-                           *annotations, f"--as={user}", "--as-group=system:masters")
+                           *annotations, f"--as={user}", "--as-group=system:masters",
+                           check=check)
 
 
 def test_kubectl_approval_records_user(cluster, namespace, operator_factory, kwok, volumes):
@@ -102,6 +103,8 @@ def test_kubectl_approval_records_user(cluster, namespace, operator_factory, kwo
     assert status["approval"]["decision"] == "Stop"
     assert status["approval"]["decidedBy"] == "bob@example.com"
     assert "bob@example.com" in status["message"]
+    # Both decisions were acted on, so neither was reported as ignored.
+    assert not ignored_approvals(cluster, namespace, "approve-kubectl")
 
 
 def test_unanswered_request_expires(cluster, namespace, operator_factory, kwok, volumes):
@@ -120,3 +123,55 @@ def test_unanswered_request_expires(cluster, namespace, operator_factory, kwok, 
     assert len(status["runs"]) == 1
     assert status.get("continuations", 0) == 0
     assert waited >= 50, f"the request expired after {waited:.0f} s, before its minute was up"
+
+
+def ignored_approvals(cluster, namespace, name):
+    return [e for e in cluster.items("events", namespace=namespace)
+            if e["involvedObject"]["name"] == name and e["reason"] == "ApprovalIgnored"]
+
+
+def annotations_of(cluster, namespace, name):
+    obj = cluster.get("agenttask", name, namespace=namespace)
+    return obj["metadata"].get("annotations", {})
+
+
+def wait_ignored(cluster, namespace, name, count):
+    """Waits until the operator removed the decision and recorded its count-th warning."""
+    wait_until(lambda: APPROVAL not in annotations_of(cluster, namespace, name)
+               and len(ignored_approvals(cluster, namespace, name)) >= count, 60,
+               f"the operator to remove the stray decision on {name}")
+    return ignored_approvals(cluster, namespace, name)
+
+
+def test_decision_outside_approval_is_removed(cluster, namespace, operator_factory, kwok):
+    operator_factory(namespaces=[namespace])
+    _, pod = started_task(cluster, namespace, "not-waiting")
+    annotate_as(cluster, namespace, "not-waiting", "alice@example.com", f"{APPROVAL}=continue")
+    events = wait_ignored(cluster, namespace, "not-waiting", 1)
+    assert events[0]["type"] == "Warning"
+    assert f"{APPROVAL}=continue removed without effect" in events[0]["message"]
+    assert "AwaitingApproval" in events[0]["message"]
+    assert APPROVED_BY not in annotations_of(cluster, namespace, "not-waiting")
+    assert task_status(cluster, namespace, "not-waiting")["phase"] in ("Pending", "Running")
+
+    # The run goes on, and a decision on the finished task is removed the same way.
+    play(kwok, namespace, pod, stream_lines("claude-success.jsonl"))
+    kwok.finish(namespace, pod, 0)
+    wait_phase(cluster, namespace, "not-waiting", "Succeeded")
+    annotate_as(cluster, namespace, "not-waiting", "bob@example.com", f"{APPROVAL}=stop")
+    events = wait_ignored(cluster, namespace, "not-waiting", 2)
+    assert any("the task is Succeeded" in e["message"] for e in events)
+    status = task_status(cluster, namespace, "not-waiting")
+    assert status["phase"] == "Succeeded"
+    assert "approval" not in status
+
+
+def test_invalid_decision_is_denied(cluster, namespace):
+    cluster.apply({**probe_task("bad-decision"), "metadata": {"name": "bad-decision"}},
+                  "-n", namespace)
+    out = annotate_as(cluster, namespace, "bad-decision", "alice@example.com",
+                      f"{APPROVAL}=maybe", check=False)
+    assert out.returncode != 0
+    assert 'annotation mason.dev/approval: invalid value "maybe": use continue or stop' in out.stderr
+    obj = cluster.get("agenttask", "bad-decision", namespace=namespace)
+    assert APPROVAL not in obj["metadata"].get("annotations", {})

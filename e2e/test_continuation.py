@@ -99,6 +99,21 @@ def test_turn_limit_continue_then_stop(cluster, namespace, operator_factory, kwo
     kwok.finish(namespace, pod, 1)
     status = wait_phase(cluster, namespace, "long-job", "AwaitingApproval")
     assert status["approval"]["continuation"] == 2
+
+    # A value that is no decision is removed with a warning, and the request still waits.
+    annotate(cluster, namespace, "long-job", "maybe", "carol@example.com")
+    invalid = wait_until(lambda: [
+        e for e in cluster.items("events", namespace=namespace)
+        if e["involvedObject"]["name"] == "long-job" and e["reason"] == "ApprovalInvalid"], 60,
+        "the ApprovalInvalid event")
+    assert invalid[0]["type"] == "Warning"
+    assert "mason.dev/approval=maybe" in invalid[0]["message"]
+    assert "use continue or stop" in invalid[0]["message"]
+    wait_until(lambda: "mason.dev/approval" not in cluster.get(
+        "agenttask", "long-job", namespace=namespace)["metadata"].get("annotations", {}), 60,
+        "the invalid decision to be removed")
+    assert task_status(cluster, namespace, "long-job")["phase"] == "AwaitingApproval"
+
     annotate(cluster, namespace, "long-job", "stop", "bob@example.com")
     status = wait_phase(cluster, namespace, "long-job", "Failed")
     assert status["reason"] == "ContinuationDeclined"

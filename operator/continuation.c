@@ -20,6 +20,8 @@
 #define APPROVAL_ANNOTATION "mason.dev/approval"
 #define APPROVED_BY_ANNOTATION "mason.dev/approved-by"
 #define DEFAULT_TIMEOUT_MINUTES 240
+/* How long after a decision its annotation may still show in the cache, before its removal. */
+#define DECISION_LINGER_SECONDS 120
 
 json_int_t continuation_max(struct reconcile *r)
 {
@@ -117,6 +119,29 @@ static int continue_task(struct reconcile *r, json_t *approval, const char *by)
     return run_start(r, index, "Continuation", prompt, session_id);
 }
 
+bool continuation_ignore_decision(struct reconcile *r, const char *phase)
+{
+    json_t *annotations = json_object_get(json_object_get(r->obj, "metadata"), "annotations");
+    const char *decision = json_string_value(json_object_get(annotations, APPROVAL_ANNOTATION));
+    const char *decided_at =
+        json_string_value(json_object_get(json_object_get(r->status, "approval"), "decidedAt"));
+    time_t decided;
+    char message[512];
+
+    if (!decision)
+        return false;
+    if (decided_at && mason_status_parse_timestamp(decided_at, &decided) == 0 &&
+        r->now - decided < DECISION_LINGER_SECONDS)
+        return true; /* the decision acted on a moment ago, whose removal is on its way */
+    snprintf(message, sizeof(message),
+             "annotation %s=%.64s removed without effect: the task is %s, and a decision counts "
+             "only while the task is AwaitingApproval",
+             APPROVAL_ANNOTATION, decision, phase && *phase ? phase : "new");
+    mason_warn(&r->ctx, "%s", message);
+    mason_event_record(r->op, r->obj, "Warning", "ApprovalIgnored", message);
+    return true;
+}
+
 int continuation_step(struct reconcile *r)
 {
     json_t *annotations = json_object_get(json_object_get(r->obj, "metadata"), "annotations");
@@ -142,9 +167,15 @@ int continuation_step(struct reconcile *r)
                  "the continuation request expired at %s without a decision", expires);
         reconcile_fail(r, "ApprovalExpired", message);
     } else {
-        if (decision)
-            mason_warn(&r->ctx, "ignoring %s=%s: use continue or stop", APPROVAL_ANNOTATION,
-                       decision);
+        if (decision) {
+            snprintf(message, sizeof(message),
+                     "annotation %s=%.64s removed without effect: invalid value, use continue or "
+                     "stop",
+                     APPROVAL_ANNOTATION, decision);
+            mason_warn(&r->ctx, "%s", message);
+            mason_event_record(r->op, r->obj, "Warning", "ApprovalInvalid", message);
+            r->clear_decision = true;
+        }
         reconcile_requeue(r, 30000);
         return 0;
     }

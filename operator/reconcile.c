@@ -215,8 +215,13 @@ static int reconcile_task(struct reconcile *r)
 
     rc = mason_task_view(&r->t, r->obj, r->op->cfg, &r->err);
     r->ctx.uid = json_string_value(json_object_get(json_object_get(r->obj, "metadata"), "uid"));
-    if (r->t.deleting || mason_status_phase_final(r->t.phase))
+    if (r->t.deleting)
         return 0;
+    if (mason_status_phase_final(r->t.phase)) {
+        if (continuation_ignore_decision(r, r->t.phase))
+            continuation_clear_decision(r);
+        return 0;
+    }
     if (rc != 0) {
         reconcile_fail(r, "InvalidSpec", mason_buf_str(&r->err));
         return write_status(r, old);

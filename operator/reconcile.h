@@ -81,4 +81,11 @@ void continuation_clear_decision(struct reconcile *r);
 /* Acts on a decision (annotation mason.dev/approval) or the expiry of a pending request. */
 int continuation_step(struct reconcile *r);
 
+/*
+ * Returns true when the task carries a decision annotation although its phase (NULL for a new
+ * task) awaits none, so that the caller removes the annotation. Records a Warning Event about it,
+ * unless a decision was acted on in the last two minutes (the cache may still show that one).
+ */
+bool continuation_ignore_decision(struct reconcile *r, const char *phase);
+
 #endif

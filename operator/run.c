@@ -427,10 +427,12 @@ int run_step(struct reconcile *r)
     const char *job_name;
     int rc;
 
-    if (!last)
-        return run_start(r, 0, "Initial", r->t.prompt, NULL);
     if (phase && strcmp(phase, MASON_PHASE_AWAITING_APPROVAL) == 0)
         return continuation_step(r);
+    if (continuation_ignore_decision(r, phase))
+        r->clear_decision = true;
+    if (!last)
+        return run_start(r, 0, "Initial", r->t.prompt, NULL);
     snprintf(r->run, sizeof(r->run), "%lld",
              (long long)json_integer_value(json_object_get(last, "index")));
     r->ctx.run = r->run;

@@ -334,6 +334,13 @@ static int decide(const struct mason_admission *a, enum mason_endpoint endpoint,
         if (!is_agenttask(r) || !json_is_object(r->object) ||
             (strcmp(r->operation, "CREATE") && strcmp(r->operation, "UPDATE")))
             break;
+        if (mason_agenttask_check_approval(
+                r->object, json_is_object(r->old_object) ? r->old_object : NULL, message) != 0) {
+            resp->allowed = false;
+            resp->message = mason_buf_str(message);
+            *decision = "denied";
+            break;
+        }
         rc = mason_agenttask_check(r->object, a->secrets, &report);
         if (!rc && report.count) {
             rc = mason_buf_addf(message, "%s breaks the secret policy: ", mason_buf_str(&what));

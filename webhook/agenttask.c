@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "approval.h"
 #include "error.h"
 #include "patch.h"
 #include "banned.h"
@@ -230,4 +231,18 @@ json_t *mason_agenttask_approval_patch(const json_t *task, const json_t *old_tas
         return NULL;
     }
     return patch;
+}
+
+int mason_agenttask_check_approval(const json_t *task, const json_t *old_task,
+                                   struct mason_buf *message)
+{
+    const char *approval = annotation(task, MASON_APPROVAL_ANNOTATION);
+    enum mason_approval_outcome outcome;
+
+    if (!approval || same(approval, annotation(old_task, MASON_APPROVAL_ANNOTATION)) ||
+        mason_approval_parse_decision(approval, &outcome) == 0)
+        return 0;
+    mason_buf_addf(message, "annotation %s: invalid value \"%.64s\": use continue or stop",
+                   MASON_APPROVAL_ANNOTATION, approval);
+    return MASON_EINVAL;
 }

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "buf.h"
 #include "policy.h"
 #include "secrets.h"
 
@@ -44,5 +45,13 @@ const char *mason_agenttask_credential_kind(const char *value);
  */
 json_t *mason_agenttask_approval_patch(const json_t *task, const json_t *old_task,
                                        const char *username, bool recorder);
+
+/*
+ * Checks the mason.dev/approval annotation of task when it differs from old_task's (NULL on
+ * create): only "continue" and "stop" are decisions. Returns 0, or MASON_EINVAL with the value
+ * and the fix appended to message.
+ */
+int mason_agenttask_check_approval(const json_t *task, const json_t *old_task,
+                                   struct mason_buf *message);
 
 #endif

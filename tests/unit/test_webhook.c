@@ -647,6 +647,40 @@ static void approval_cleared_with_decider(void **state)
     json_decref(old);
 }
 
+static void approval_value_checked(void **state)
+{
+    static const struct {
+        const char *value, *old_value;
+        int rc;
+    } cases[] = {
+        {"continue", NULL, 0},
+        {"stop", "continue", 0},
+        {NULL, "maybe", 0},
+        {"maybe", "maybe", 0}, /* unchanged: other edits of the task go through */
+        {"maybe", NULL, MASON_EINVAL},
+        {"Continue", "stop", MASON_EINVAL},
+        {"", NULL, MASON_EINVAL},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *task = annotated_task(cases[i].value, NULL);
+        json_t *old = annotated_task(cases[i].old_value, NULL);
+        struct mason_buf message = MASON_BUF_INIT;
+
+        assert_int_equal(mason_agenttask_check_approval(task, old, &message), cases[i].rc);
+        if (cases[i].rc) {
+            assert_non_null(strstr(mason_buf_str(&message), cases[i].value));
+            assert_non_null(strstr(mason_buf_str(&message), "use continue or stop"));
+        } else {
+            assert_string_equal(mason_buf_str(&message), "");
+        }
+        mason_buf_release(&message);
+        json_decref(task);
+        json_decref(old);
+    }
+}
+
 static void approval_forged_user_removed(void **state)
 {
     json_t *task = annotated_task(NULL, "forged");
@@ -860,6 +894,7 @@ int main(void)
         cmocka_unit_test(approval_unchanged_gives_empty_patch),
         cmocka_unit_test(approval_spoofed_user_restored),
         cmocka_unit_test(approval_forged_user_removed),
+        cmocka_unit_test(approval_value_checked),
         cmocka_unit_test(approval_recorder_keeps_decider),
         cmocka_unit_test(approval_cleared_with_decider),
         cmocka_unit_test_setup_teardown(approval_recorded_through_review, setup, teardown),
