@@ -1,9 +1,11 @@
 #include "sigv4.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -33,35 +35,6 @@ int mason_sigv4_uri_encode(const char *s, size_t len, int keep_slash, struct mas
             err = mason_buf_add(out, &s[i], 1);
         else
             err = mason_buf_add(out, esc, 3);
-    }
-    return err;
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Decodes %XX escapes of s[0..len) into out. A '%' without two hex digits is copied as it is. */
-static int uri_decode(const char *s, size_t len, struct mason_buf *out)
-{
-    int err = 0;
-
-    for (size_t i = 0; i < len && !err; i++) {
-        if (s[i] == '%' && i + 2 < len && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
-            char c = (char)(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
-
-            err = mason_buf_add(out, &c, 1);
-            i += 2;
-        } else {
-            err = mason_buf_add(out, &s[i], 1);
-        }
     }
     return err;
 }
@@ -112,15 +85,23 @@ static int compare_params(const void *a, const void *b)
     return c ? c : strcmp(x->value, y->value);
 }
 
+/* Returns s[0..len) with its %XX escapes decoded and then encoded again, or NULL when memory
+ * runs out. A '%' without two hex digits is kept as it is. */
 static char *canonical_component(const char *s, size_t len)
 {
-    struct mason_buf raw = MASON_BUF_INIT, enc = MASON_BUF_INIT;
-    char *result = NULL;
+    struct mason_buf enc = MASON_BUF_INIT;
+    int raw_len = 0;
+    char *raw = NULL, *result = NULL;
 
-    if (uri_decode(s, len, &raw) == 0 && mason_buf_add(&enc, "", 0) == 0 &&
-        mason_sigv4_uri_encode(mason_buf_str(&raw), raw.len, 0, &enc) == 0)
+    if (len > INT_MAX)
+        return NULL;
+    /* A length of 0 would make curl_easy_unescape measure s with strlen. */
+    if (len > 0 && !(raw = curl_easy_unescape(NULL, s, (int)len, &raw_len)))
+        return NULL;
+    if (mason_buf_add(&enc, "", 0) == 0 &&
+        mason_sigv4_uri_encode(raw ? raw : "", (size_t)raw_len, 0, &enc) == 0)
         result = mason_buf_detach(&enc);
-    mason_buf_release(&raw);
+    curl_free(raw);
     mason_buf_release(&enc);
     return result;
 }

@@ -6,8 +6,12 @@
  */
 #include "slack.h"
 
+#include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <curl/curl.h>
 
 #include "error.h"
 #include "slack_internal.h"
@@ -29,38 +33,32 @@ void mason_slack_click_release(struct mason_slack_click *click)
     memset(click, 0, sizeof(*click));
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Appends the form-decoded bytes of s[0..len): '+' is a space and %XX a byte. */
+/* Appends the form-decoded bytes of s[0..len): '+' is a space and %XX a byte. Returns
+ * MASON_EPARSE for a '%' without two hex digits. */
 static int form_decode(const char *s, size_t len, struct mason_buf *out)
 {
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
+    struct mason_buf spaced = MASON_BUF_INIT;
+    char *plain = NULL;
+    int plain_len = 0, rc = 0;
 
-        if (c == '%') {
-            int hi = i + 2 < len ? hex_value(s[i + 1]) : -1;
-            int lo = i + 2 < len ? hex_value(s[i + 2]) : -1;
-
-            if (hi < 0 || lo < 0)
-                return MASON_EPARSE;
-            c = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (c == '+') {
-            c = ' ';
-        }
-        if (mason_buf_add(out, &c, 1))
-            return MASON_ENOMEM;
-    }
-    return 0;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '%' && (i + 2 >= len || !isxdigit((unsigned char)s[i + 1]) ||
+                            !isxdigit((unsigned char)s[i + 2])))
+            return MASON_EPARSE;
+    if (len == 0)
+        return 0;
+    if (len > INT_MAX || mason_buf_add(&spaced, s, len) != 0)
+        return MASON_ENOMEM;
+    /* '+' becomes a space before decoding, so that an escaped %2B stays a plus sign. */
+    for (size_t i = 0; i < spaced.len; i++)
+        if (spaced.data[i] == '+')
+            spaced.data[i] = ' ';
+    plain = curl_easy_unescape(NULL, mason_buf_str(&spaced), (int)spaced.len, &plain_len);
+    if (!plain || mason_buf_add(out, plain, (size_t)plain_len) != 0)
+        rc = MASON_ENOMEM;
+    curl_free(plain);
+    mason_buf_release(&spaced);
+    return rc;
 }
 
 /* Finds the payload field of a form body and decodes its value into out. */

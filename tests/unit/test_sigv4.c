@@ -139,12 +139,27 @@ static void sigv4_encodes_reserved_characters(void **state)
     mason_buf_release(&out);
 }
 
+static void sigv4_canonical_query(void **state)
+{
+    struct mason_sigv4_signer s = {"AKID", "secret", "us-east-1", "sts", "20150830T123600Z"};
+    struct mason_sigv4_request req = {"GET", "/", "b=%41%2b&a=x%zz&c=&d=%7", NULL, 0, NULL, 0};
+    struct mason_buf out = MASON_BUF_INIT, creq = MASON_BUF_INIT;
+
+    (void)state;
+    assert_int_equal(mason_sigv4_sign(&req, &s, &out, &creq, NULL), 0);
+    /* Sorted, escapes decoded and encoded again in upper case, a stray '%' encoded. */
+    assert_non_null(strstr(mason_buf_str(&creq), "\na=x%25zz&b=A%2B&c=&d=%257\n"));
+    mason_buf_release(&out);
+    mason_buf_release(&creq);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sigv4_matches_aws_test_suite),
         cmocka_unit_test(sigv4_rejects_bad_date),
         cmocka_unit_test(sigv4_encodes_reserved_characters),
+        cmocka_unit_test(sigv4_canonical_query),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -196,6 +196,20 @@ static void parse_rejects_malformed(void **state)
     }
 }
 
+static void parse_decodes_plus_and_escapes(void **state)
+{
+    struct mason_slack_click click;
+    char *body = click_body("user.username", json_string("a+b c%41"));
+
+    (void)state;
+    /* The name travels as a%2Bb+c%2541: '+' is a space, %2B a plus sign. */
+    assert_non_null(strstr(body, "a%2Bb+c%2541"));
+    assert_int_equal(parse(body, &click, NULL), 0);
+    assert_string_equal(click.user_name, "a+b c%41");
+    mason_slack_click_release(&click);
+    free(body);
+}
+
 static void parse_rejects_bad_form(void **state)
 {
     struct mason_slack_click click;
@@ -499,6 +513,7 @@ int main(void)
         cmocka_unit_test(parse_other_interactions_ignored),
         cmocka_unit_test(parse_rejects_malformed),
         cmocka_unit_test(parse_rejects_bad_form),
+        cmocka_unit_test(parse_decodes_plus_and_escapes),
         cmocka_unit_test_setup_teardown(handle_applies_approver_click, setup, teardown),
         cmocka_unit_test_setup_teardown(handle_ignores_repeated_click, setup, teardown),
         cmocka_unit_test_setup_teardown(handle_rejects_bad_signature, setup, teardown),
