@@ -25,10 +25,33 @@ die()
     exit 1
 }
 
+# owned_pid NAME: prints the pid in NAME.pid when that process still runs bin/NAME, so a pid
+# that the system reused for another program is never taken for ours.
+owned_pid()
+{
+    local pidfile=$dir/$1.pid pid argv0
+    [ -f "$pidfile" ] || return 1
+    pid=$(cat "$pidfile")
+    argv0=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -n 1) || return 1
+    [ "$argv0" = "$bin/$1" ] || return 1
+    echo "$pid"
+}
+
 running()
 {
-    local pidfile=$dir/$1.pid
-    [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+    owned_pid "$1" >/dev/null
+}
+
+# check_ports NAME PORT...: fails when something already listens on a port NAME needs.
+check_ports()
+{
+    local name=$1 port
+    shift
+    for port in "$@"; do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            die "cannot start $name: 127.0.0.1:$port is already in use, most likely by the control plane of another checkout; run 'make cluster-down' there, or pick free ports with MASON_ETCD_PORT (also uses +10), MASON_API_PORT, MASON_KWOK_PORT, MASON_KCM_PORT and MASON_SCHED_PORT"
+        fi
+    done
 }
 
 # start NAME ARGS...: runs bin/NAME in the background with its log in .cluster.
@@ -39,6 +62,7 @@ start()
     if running "$name"; then
         return 0
     fi
+    rm -f "$dir/$name.pid"
     [ -x "$bin/$name" ] || die "$name is not built; run 'make toolchain' (binary expected at $bin/$name)"
     setsid "$bin/$name" "$@" >>"$dir/$name.log" 2>&1 </dev/null &
     echo $! >"$dir/$name.pid"
@@ -122,6 +146,7 @@ api_healthy()
 
 start_etcd()
 {
+    running etcd || check_ports etcd "$ETCD_PORT" "$((ETCD_PORT + 10))"
     start etcd --name mason-local --data-dir "$dir/etcd" \
         --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
         --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
@@ -135,6 +160,7 @@ start_etcd()
 start_apiserver()
 {
     local pki=$dir/pki
+    running kube-apiserver || check_ports kube-apiserver "$API_PORT"
     start kube-apiserver --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
         --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$API_PORT" \
         --tls-cert-file "$pki/serving.crt" --tls-private-key-file "$pki/serving.key" \
@@ -154,6 +180,8 @@ start_apiserver()
 
 start_controllers()
 {
+    running kube-controller-manager || check_ports kube-controller-manager "$KCM_PORT"
+    running kube-scheduler || check_ports kube-scheduler "$SCHED_PORT"
     start kube-controller-manager --kubeconfig "$kubeconfig" \
         --controllers job-controller,garbage-collector-controller,namespace-controller,serviceaccount-controller,ttl-after-finished-controller,serviceaccount-token-controller,persistentvolume-binder-controller \
         --service-account-private-key-file "$dir/pki/sa.key" --root-ca-file "$dir/pki/ca.crt" \
@@ -173,6 +201,7 @@ start_kwok()
         "$kubectl" --kubeconfig "$kubeconfig" apply --server-side -f "$crds/kwok.x-k8s.io_$crd.yaml" >/dev/null ||
             die "installing the kwok CRD $crd failed (step: kubectl apply $crds/kwok.x-k8s.io_$crd.yaml)"
     done
+    running kwok || check_ports kwok "$KWOK_PORT"
     start kwok --kubeconfig "$kubeconfig" --config "$top/e2e/kwok/stages.yaml" \
         --manage-nodes-with-annotation-selector kwok.x-k8s.io/node=fake \
         --server-address "127.0.0.1:$KWOK_PORT" --node-ip 127.0.0.1 --node-port "$KWOK_PORT" \
@@ -220,8 +249,10 @@ down()
 {
     local name pid
     for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
-        [ -f "$dir/$name.pid" ] || continue
-        pid=$(cat "$dir/$name.pid")
+        if ! pid=$(owned_pid "$name"); then
+            rm -f "$dir/$name.pid" # absent, or left by a process that is gone
+            continue
+        fi
         kill "$pid" 2>/dev/null || true
         for _ in $(seq 50); do
             kill -0 "$pid" 2>/dev/null || break
@@ -240,7 +271,7 @@ down()
 restart_apiserver()
 {
     local pid
-    pid=$(cat "$dir/kube-apiserver.pid")
+    pid=$(owned_pid kube-apiserver) || die "kube-apiserver is not running; start it with 'cluster.sh up'"
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 100); do
         kill -0 "$pid" 2>/dev/null || break
