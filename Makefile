@@ -1,5 +1,5 @@
-# mason build. `make` builds both programs, `make test` runs everything CI runs,
-# `make demo` runs the main job on a local control plane. Knobs:
+# mason build. `make` builds the operator, the webhook and mason-score, `make test` runs
+# everything CI runs, `make demo` runs the main job on a local control plane. Knobs:
 #   SANITIZE=address,undefined   build with those sanitizers (into build/<knob>/)
 #   DEVELOPER=1                  turn warnings into errors
 CC ?= cc
@@ -130,7 +130,7 @@ fmt-check:
 	@clang-format --dry-run --Werror $(FMT_FILES)
 
 lint:
-	$(MAKE) DEVELOPER=1 all $(TESTS)
+	$(MAKE) -B DEVELOPER=1 all $(TESTS)
 	@scripts/lint.sh
 
 clean:

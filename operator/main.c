@@ -2,6 +2,7 @@
  * mason-operator: reconciles AgentTasks into hardened agent Jobs.
  *
  * usage: mason-operator [--config FILE] [--kubeconfig FILE] [--workers N] [--leader-elect]
+ *                       [--leader-election-namespace NS]
  */
 #include <getopt.h>
 #include <signal.h>
@@ -45,7 +46,9 @@ static void usage(FILE *out)
 {
     fputs(
         "usage: mason-operator [--config FILE] [--kubeconfig FILE] [--workers N] [--leader-elect]\n"
+        "                      [--leader-election-namespace NS]\n"
         "       mason-operator --config FILE --check-config\n"
+        "       mason-operator --version\n"
         "  --config FILE      operator configuration (YAML); defaults apply when absent\n"
         "  --kubeconfig FILE  API server credentials; default $KUBECONFIG, ~/.kube/config,\n"
         "                     then the pod's service account\n"
