@@ -17,7 +17,7 @@ from conftest import DEFAULT_CONFIG, wait_until
 from test_continuation import MAX_TURNS, run_job, volumes  # noqa: F401 (volumes is a fixture)
 from test_operator import agent_pod, started_task, task_status, wait_phase
 from test_supervision import final_result, play, stream_lines
-from test_webhook import RUN_ID, SCOPE_LABEL, Webhook
+from test_webhook import RUN_ID, SCOPE_LABEL, registered_webhook
 
 APPROVAL = "mason.dev/approval"
 APPROVED_BY = "mason.dev/approved-by"
@@ -25,14 +25,7 @@ APPROVED_BY = "mason.dev/approved-by"
 
 @pytest.fixture(scope="module")
 def webhook(cluster, tmp_path_factory):
-    hook = Webhook(cluster, tmp_path_factory.mktemp("webhook-approval"))
-    hook.start()
-    try:
-        hook.register()
-        yield hook
-    finally:
-        hook.unregister()
-        hook.stop()
+    yield from registered_webhook(cluster, tmp_path_factory, "webhook-approval")
 
 
 def probe_task(name):
@@ -151,6 +144,7 @@ def test_decision_outside_approval_is_removed(cluster, namespace, operator_facto
     assert events[0]["type"] == "Warning"
     assert f"{APPROVAL}=continue removed without effect" in events[0]["message"]
     assert "AwaitingApproval" in events[0]["message"]
+    assert "only continue or stop" not in events[0]["message"]
     assert APPROVED_BY not in annotations_of(cluster, namespace, "not-waiting")
     assert task_status(cluster, namespace, "not-waiting")["phase"] in ("Pending", "Running")
 

@@ -62,6 +62,14 @@ def test_turn_limit_continue_then_stop(cluster, namespace, operator_factory, kwo
     op = operator_factory(namespaces=[namespace])
     job, pod = started_task(cluster, namespace, "long-job",
                             **session_task("long-job", namespace, "per-taskrun-pvc"))
+    # Without the webhook, a value that is no decision on a running task is removed with a
+    # warning that names both what is wrong with it and when a decision counts.
+    annotate(cluster, namespace, "long-job", "maybe", "carol@example.com")
+    early = wait_until(lambda: [
+        e for e in cluster.items("events", namespace=namespace)
+        if e["involvedObject"]["name"] == "long-job" and e["reason"] == "ApprovalIgnored"], 60,
+        "the ApprovalIgnored event")
+    assert "only continue or stop are decisions" in early[0]["message"]
     play(kwok, namespace, pod, stream_lines(MAX_TURNS))
     kwok.finish(namespace, pod, 1)
     status = wait_phase(cluster, namespace, "long-job", "AwaitingApproval")

@@ -137,9 +137,9 @@ class Webhook:
         return self.proc.returncode if self.proc else None
 
 
-@pytest.fixture(scope="module")
-def webhook(cluster, tmp_path_factory):
-    hook = Webhook(cluster, tmp_path_factory.mktemp("webhook"))
+def registered_webhook(cluster, tmp_path_factory, name):
+    """Yields a started and registered Webhook, then unregisters and stops it (for fixtures)."""
+    hook = Webhook(cluster, tmp_path_factory.mktemp(name))
     hook.start()
     try:
         hook.register()
@@ -147,6 +147,11 @@ def webhook(cluster, tmp_path_factory):
     finally:
         hook.unregister()
         hook.stop()
+
+
+@pytest.fixture(scope="module")
+def webhook(cluster, tmp_path_factory):
+    yield from registered_webhook(cluster, tmp_path_factory, "webhook")
 
 
 def governed_namespace(cluster, mode):

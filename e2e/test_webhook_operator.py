@@ -13,19 +13,12 @@ import pytest
 
 from conftest import wait_until
 from test_operator import started_task
-from test_webhook import Webhook, governed_namespace, wait_for_webhook
+from test_webhook import governed_namespace, registered_webhook, wait_for_webhook
 
 
 @pytest.fixture(scope="module")
 def webhook(cluster, tmp_path_factory):
-    hook = Webhook(cluster, tmp_path_factory.mktemp("webhook-operator"))
-    hook.start()
-    try:
-        hook.register()
-        yield hook
-    finally:
-        hook.unregister()
-        hook.stop()
+    yield from registered_webhook(cluster, tmp_path_factory, "webhook-operator")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "notify.h"
+#include "approval.h"
 #include "error.h"
 #include "reconcile.h"
 #include "status.h"
@@ -125,6 +126,7 @@ bool continuation_ignore_decision(struct reconcile *r, const char *phase)
     const char *decision = json_string_value(json_object_get(annotations, APPROVAL_ANNOTATION));
     const char *decided_at =
         json_string_value(json_object_get(json_object_get(r->status, "approval"), "decidedAt"));
+    enum mason_approval_outcome outcome;
     time_t decided;
     char message[512];
 
@@ -135,8 +137,11 @@ bool continuation_ignore_decision(struct reconcile *r, const char *phase)
         return true; /* the decision acted on a moment ago, whose removal is on its way */
     snprintf(message, sizeof(message),
              "annotation %s=%.64s removed without effect: the task is %s, and a decision counts "
-             "only while the task is AwaitingApproval",
-             APPROVAL_ANNOTATION, decision, phase && *phase ? phase : "new");
+             "only while the task is AwaitingApproval%s",
+             APPROVAL_ANNOTATION, decision, phase && *phase ? phase : "new",
+             mason_approval_parse_decision(decision, &outcome) == 0
+                 ? ""
+                 : " (and only continue or stop are decisions)");
     mason_warn(&r->ctx, "%s", message);
     mason_event_record(r->op, r->obj, "Warning", "ApprovalIgnored", message);
     return true;
