@@ -3,7 +3,8 @@
  * lines and fed to the Claude Code adapter and, separately, to the Codex
  * adapter, each driving a scorer with a small window so that items expire.
  * Every line is also classified as a shell command. The score must stay in
- * [0, 1] and the reasons and hint must format.
+ * [0, 1], the reasons and hint must format, and a second scorer that
+ * recomputes every signal at every event must give the same result.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,12 +13,29 @@
 #include "adapter.h"
 #include "buf.h"
 #include "score.h"
+#include "score_internal.h"
 #include "stream.h"
 
 struct target {
     struct mason_score *score;
+    struct mason_score *full;
     int64_t now_ms;
 };
+
+/* Aborts unless two results have the same score and reasons. */
+static void check_same(const struct mason_score_result *a, const struct mason_score_result *b)
+{
+    if (a->score != b->score || a->reasons_count != b->reasons_count)
+        abort();
+    for (unsigned i = 0; i < a->reasons_count; i++) {
+        const struct mason_score_reason *x = &a->reasons[i], *y = &b->reasons[i];
+
+        if (x->signal != y->signal || x->delta != y->delta || x->count != y->count ||
+            x->tokens != y->tokens || x->check != y->check || strcmp(x->subject, y->subject) ||
+            strcmp(x->detail, y->detail))
+            abort();
+    }
+}
 
 static void check_result(const struct mason_score_result *r)
 {
@@ -39,8 +57,12 @@ static void on_event(void *arg, const struct mason_event *ev)
 
     /* Time goes forward 7 minutes per event, so the 30-minute window drops items too. */
     t->now_ms += 7 * 60000;
-    if (mason_score_feed(t->score, ev, t->now_ms) == 0)
+    t->full->dirty = MARK_ALL;
+    if (mason_score_feed(t->score, ev, t->now_ms) == 0 &&
+        mason_score_feed(t->full, ev, t->now_ms) == 0) {
         check_result(mason_score_result(t->score));
+        check_same(mason_score_result(t->score), mason_score_result(t->full));
+    }
 }
 
 static int on_line(void *arg, const char *line, size_t len)
@@ -58,7 +80,7 @@ static int on_line(void *arg, const char *line, size_t len)
 static void run(enum mason_engine_id engine, const uint8_t *data, size_t size)
 {
     struct mason_score_config cfg;
-    struct target t = {NULL, 0};
+    struct target t = {NULL, NULL, 0};
     struct mason_adapter *a;
     struct mason_lines lines;
 
@@ -68,8 +90,9 @@ static void run(enum mason_engine_id engine, const uint8_t *data, size_t size)
     cfg.thrash_flips = 2;
     cfg.burn_tokens = 5000;
     t.score = mason_score_create(&cfg);
+    t.full = mason_score_create(&cfg);
     a = mason_adapter_create(engine, on_event, &t);
-    if (!t.score || !a)
+    if (!t.score || !t.full || !a)
         abort();
     mason_lines_init(&lines, 1 << 20, on_line, a);
     mason_lines_feed(&lines, (const char *)data, size);
@@ -77,6 +100,7 @@ static void run(enum mason_engine_id engine, const uint8_t *data, size_t size)
     mason_lines_release(&lines);
     mason_adapter_free(a);
     mason_score_free(t.score);
+    mason_score_free(t.full);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
