@@ -141,6 +141,11 @@ def test_pod_failure_gives_failed_with_reason(cluster, namespace, operator, kwok
     assert status["reason"] == "BackoffLimitExceeded"
     assert status["runs"][0]["outcome"] == "Failed"
     assert status["runs"][0]["reason"] == "BackoffLimitExceeded"
+    # The pod printed nothing, which the operator reports: its stream gave no usage.
+    warned = wait_until(lambda: [l for l in operator.log_lines()
+                                 if "ended without one agent event" in l.get("msg", "")
+                                 and l.get("name") == "will-fail"], 30, "the empty-stream warning")
+    assert warned[0]["level"] == "warn"
 
 
 def test_deadline_gives_deadline_exceeded(cluster, namespace, operator):
@@ -154,7 +159,12 @@ def test_missing_image_fails_with_fix(cluster, namespace, operator):
     status = wait_phase(cluster, namespace, "no-image", "Failed")
     assert status["reason"] == "InvalidSpec"
     assert "engines.aider.image" in status["message"]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Accepted"]["status"] == "False"
+    assert conditions["Accepted"]["reason"] == "InvalidSpec"
     assert jobs_of(cluster, namespace, "no-image") == []
+    assert not [p for p in cluster.items("networkpolicies", namespace=namespace)
+                if any(r.get("name") == "no-image" for r in p["metadata"].get("ownerReferences", []))]
 
 
 def test_unschedulable_pod_is_explained(cluster, namespace, operator):

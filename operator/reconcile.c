@@ -223,6 +223,8 @@ static int reconcile_task(struct reconcile *r)
         return 0;
     }
     if (rc != 0) {
+        mason_status_set_condition(r->status, MASON_COND_ACCEPTED, "False", "InvalidSpec",
+                                   mason_buf_str(&r->err), r->t.generation, r->now);
         reconcile_fail(r, "InvalidSpec", mason_buf_str(&r->err));
         return write_status(r, old);
     }

@@ -455,6 +455,12 @@ int run_step(struct reconcile *r)
     } else if (stream_pending(r, &snap)) {
         reconcile_requeue(r, 500);
     } else {
+        if (snap.found && !snap.last_event)
+            mason_warn(&r->ctx,
+                       "run %s ended without one agent event read from its log%s, so its usage "
+                       "stays empty and its outcome comes from the Job alone; check that the "
+                       "container runs the engine with its JSON output",
+                       r->run, snap.stream_ended ? "" : " (the log was still open)");
         rc = finish_run(r, last, &js, &snap);
         if (rc == 0 && r->op->runs)
             mason_runs_remove(r->op->runs, r->t.uid,

@@ -112,6 +112,17 @@ int mason_task_view(struct mason_task *t, json_t *obj, const struct mason_config
     t->model = get_str(spec, "model");
     if (!t->model && cfg->engines[t->engine])
         t->model = cfg->engines[t->engine]->model;
+    /* Checked before the first run only, so a configuration change does not fail a running
+     * task. A later run without an image fails when its Job is built. */
+    if (!t->image && !(cfg->engines[t->engine] && cfg->engines[t->engine]->image) &&
+        json_array_size(json_object_get(t->status, "runs")) == 0) {
+        mason_buf_reset(err);
+        mason_buf_addf(
+            err,
+            "no image for engine \"%s\": set spec.image, or engines.%s.image in the operator configuration",
+            t->engine_name, t->engine_name);
+        return MASON_EINVAL;
+    }
     return 0;
 }
 

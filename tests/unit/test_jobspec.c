@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "error.h"
 #include "jobspec.h"
 #include "task.h"
 
@@ -155,6 +156,29 @@ static void job_without_image_is_rejected(void **state)
     mason_buf_release(&err);
 }
 
+static void task_without_image_is_invalid(void **state)
+{
+    struct fixture *f = *state;
+    struct mason_buf err = MASON_BUF_INIT;
+    struct mason_task task;
+    json_t *spec = json_object_get(f->obj, "spec");
+
+    json_object_set_new(spec, "engine", json_string("codex"));
+    assert_int_equal(mason_task_view(&task, f->obj, f->cfg, &err), MASON_EINVAL);
+    assert_non_null(strstr(mason_buf_str(&err), "no image for engine \"codex\""));
+    assert_non_null(strstr(mason_buf_str(&err), "engines.codex.image"));
+
+    /* spec.image is enough. */
+    json_object_set_new(spec, "image", json_string("registry.example/codex:1"));
+    assert_int_equal(mason_task_view(&task, f->obj, f->cfg, &err), 0);
+
+    /* A task that already ran is not failed by a configuration change. */
+    json_object_del(spec, "image");
+    json_object_set_new(f->obj, "status", json_pack("{s:[{s:i}]}", "runs", "index", 0));
+    assert_int_equal(mason_task_view(&task, f->obj, f->cfg, &err), 0);
+    mason_buf_release(&err);
+}
+
 static void prompt_config_map_matches_golden(void **state)
 {
     struct fixture *f = *state;
@@ -217,6 +241,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(job_matches_golden, setup, teardown),
         cmocka_unit_test_setup_teardown(job_pod_is_hardened, setup, teardown),
         cmocka_unit_test_setup_teardown(job_without_image_is_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(task_without_image_is_invalid, setup, teardown),
         cmocka_unit_test_setup_teardown(prompt_config_map_matches_golden, setup, teardown),
         cmocka_unit_test_setup_teardown(network_policy_matches_golden, setup, teardown),
         cmocka_unit_test_setup_teardown(job_names_fit_and_differ, setup, teardown),
