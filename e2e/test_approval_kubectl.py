@@ -80,6 +80,11 @@ def test_kubectl_approval_records_user(cluster, namespace, operator_factory, kwo
     assert status["approval"]["decision"] == "Continue"
     assert status["approval"]["decidedBy"] == "alice@example.com"
     assert status["runs"][1]["trigger"] == "Continuation"
+    approved = wait_until(lambda: [
+        e for e in cluster.items("events", namespace=namespace)
+        if e["involvedObject"]["name"] == "approve-kubectl"
+        and e["reason"] == "ContinuationApproved"], 30, "the ContinuationApproved event")
+    assert approved[0]["message"] == "continuation 1 approved by alice@example.com"
     job = cluster.get("job", second, namespace=namespace)
     script = job["spec"]["template"]["spec"]["containers"][0]["command"][2]
     assert f"--resume {final_result(MAX_TURNS)['session_id']}" in script
@@ -160,7 +165,7 @@ def test_decision_outside_approval_is_removed(cluster, namespace, operator_facto
     assert "approval" not in status
 
 
-def test_invalid_decision_is_denied(cluster, namespace):
+def test_invalid_decision_is_denied(cluster, namespace, webhook):
     cluster.apply({**probe_task("bad-decision"), "metadata": {"name": "bad-decision"}},
                   "-n", namespace)
     out = annotate_as(cluster, namespace, "bad-decision", "alice@example.com",
@@ -169,3 +174,9 @@ def test_invalid_decision_is_denied(cluster, namespace):
     assert 'annotation mason.dev/approval: invalid value "maybe": use continue or stop' in out.stderr
     obj = cluster.get("agenttask", "bad-decision", namespace=namespace)
     assert APPROVAL not in obj["metadata"].get("annotations", {})
+    # The webhook's log names the reason too.
+    denied = [l for l in webhook.lines() if l.get("name") == "bad-decision"
+              and l.get("decision") == "denied"]
+    assert denied
+    assert denied[-1]["msg"] == ('admission denied: annotation mason.dev/approval: '
+                                 'invalid value "maybe": use continue or stop')

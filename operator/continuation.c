@@ -111,12 +111,15 @@ static int continue_task(struct reconcile *r, json_t *approval, const char *by)
     const char *prompt = engine && engine->continuation_prompt
                              ? engine->continuation_prompt
                              : "You ran out of turns. Continue the task from where you stopped.";
+    char message[512];
 
     record_decision(r, approval, "Continue", by);
     json_object_set_new(r->status, "continuations",
                         json_integer(reconcile_status_int(r, "continuations") + 1));
-    mason_info(&r->ctx, "continuation %lld approved by %s",
-               (long long)json_integer_value(json_object_get(approval, "continuation")), by);
+    snprintf(message, sizeof(message), "continuation %lld approved by %s",
+             (long long)json_integer_value(json_object_get(approval, "continuation")), by);
+    mason_info(&r->ctx, "%s", message);
+    mason_event_record(r->op, r->obj, "Normal", "ContinuationApproved", message);
     return run_start(r, index, "Continuation", prompt, session_id);
 }
 
