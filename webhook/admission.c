@@ -57,10 +57,14 @@ void mason_admission_outcome_release(struct mason_admission_outcome *out)
     mason_buf_release(&out->body);
 }
 
+/* Copies src into dst, cut to fit on a UTF-8 character boundary. */
 static void copy_field(char *dst, size_t size, const char *src)
 {
     size_t len = src ? strnlen(src, size - 1) : 0;
 
+    if (src && src[len] != '\0')
+        while (len > 0 && ((unsigned char)src[len] & 0xC0) == 0x80)
+            len--;
     memcpy(dst, src ? src : "", len);
     dst[len] = '\0';
 }
@@ -398,6 +402,8 @@ int mason_admission_review(const struct mason_admission *a, enum mason_endpoint 
     if (!rc)
         rc = write_response(root, &r, &resp, out);
     out->decision = decision;
+    if (!rc && !resp.allowed && resp.message)
+        copy_field(out->message, sizeof(out->message), resp.message);
     json_decref(resp.patch);
     json_decref(resp.warnings);
     free(resp.audit);

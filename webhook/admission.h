@@ -49,6 +49,7 @@ struct mason_admission_outcome {
     char namespace[64];
     char name[254];
     int dry_run;
+    char message[512]; /* the denial message, cut on a character boundary; "" when allowed */
 };
 
 void mason_admission_outcome_init(struct mason_admission_outcome *out);

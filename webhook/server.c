@@ -116,7 +116,7 @@ static void log_outcome(enum mason_endpoint endpoint, enum mason_mode mode,
               json_pack("{s:s, s:s, s:s, s:s, s:b}", "endpoint", mason_endpoint_name(endpoint),
                         "mode", mason_mode_name(mode), "operation", out->operation, "decision",
                         out->decision, "dry_run", out->dry_run),
-              "admission %s", out->decision);
+              "admission %s%s%s", out->decision, out->message[0] ? ": " : "", out->message);
 }
 
 static enum MHD_Result serve_review(struct mason_server *s, struct MHD_Connection *conn,
