@@ -265,6 +265,18 @@ static int run(struct mason_leader *leader)
     return 0;
 }
 
+/* Logs the start with the namespaces watched, so a task in another one is explained. */
+static void log_started(const struct mason_operator *op)
+{
+    struct mason_buf watched = MASON_BUF_INIT;
+
+    for (unsigned i = 0; i < op->cfg->namespaces_count; i++)
+        mason_buf_addf(&watched, "%s%s", i ? ", " : "namespaces ", op->cfg->namespaces[i]);
+    mason_info(NULL, "started: version %s, %d workers, watching %s", MASON_VERSION, op->workers,
+               watched.len ? mason_buf_str(&watched) : "all namespaces");
+    mason_buf_release(&watched);
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {0};
@@ -290,7 +302,7 @@ int main(int argc, char **argv)
     }
     if (rc == 0) {
         mason_http_set_post(op.http, MASON_SLACK_INTERACTIONS_PATH, mason_notify_http_post, &op);
-        mason_info(NULL, "serving /healthz, /readyz and /metrics on port %u",
+        mason_info(NULL, "serving /healthz, /readyz and /metrics on %s (port %u)", op.cfg->listen,
                    mason_http_port(op.http));
     }
     /* A standby replica serves /healthz while it waits, so its liveness probe passes. */
@@ -309,8 +321,7 @@ int main(int argc, char **argv)
         mason_buf_release(&err);
         return 1;
     }
-    mason_info(NULL, "started: version %s, %d workers, watching %s", MASON_VERSION, op.workers,
-               op.cfg->namespaces_count ? "the configured namespaces" : "all namespaces");
+    log_started(&op);
     rc = run(leader);
     teardown(&op);
     mason_leader_free(leader, rc == 0);
