@@ -119,7 +119,7 @@ def cluster():
     if out.returncode != 0:
         pytest.fail(f"cluster.sh up failed: {out.stderr.strip()}")
     c = Cluster(out.stdout.strip().splitlines()[-1], toolchain_bin())
-    c.kubectl("apply", "--server-side", "-f", str(TOP / "crds"))
+    c.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(TOP / "crds"))
     for crd in ("agenttasks.mason.dev", "agentsessions.mason.dev"):
         c.kubectl("wait", "--for=condition=Established", f"crd/{crd}", "--timeout=60s")
     return c

@@ -23,7 +23,7 @@ kubectl() { "$bin/kubectl" "$@"; }
 dir=$top/e2e/.cluster/demo
 mkdir -p "$dir"
 
-kubectl apply --server-side -f crds/ >/dev/null
+kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
 kubectl wait --for=condition=Established crd/agenttasks.mason.dev --timeout=60s >/dev/null
 kubectl apply -k config/rbac >/dev/null
 kubectl delete agenttask fix-flaky-test -n default --ignore-not-found --wait=true >/dev/null
