@@ -4,7 +4,6 @@ authentication on) and Vault (a dev server with Kubernetes auth), dispatched
 by scheme under the resolver's policy."""
 
 import json
-import re
 import urllib.request
 
 import pytest
@@ -64,8 +63,9 @@ ALL_REFS = [
 
 def metrics(op):
     """Reads the operator's /metrics as a dict of sample name to value."""
-    port = wait_until(lambda: re.search(r"/metrics on port (\d+)", op.log.read_text()), 30,
-                      "the operator's metrics port").group(1)
+    port = wait_until(lambda: next((line["port"] for line in op.log_lines()
+                                    if line["msg"].startswith("serving /healthz")), None), 30,
+                      "the operator's metrics port")
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
         text = reply.read().decode()
     return {name: float(value) for name, value in

@@ -265,6 +265,16 @@ static int run(struct mason_leader *leader)
     return 0;
 }
 
+/* Logs the address served, with the port the system chose when listen asked for port 0. */
+static void log_serving(const char *listen, unsigned port)
+{
+    const char *colon = strrchr(listen, ':');
+    int host_len = colon ? (int)(colon - listen) : 0;
+
+    MASON_LOG(MASON_LOG_INFO, NULL, json_pack("{s:i}", "port", (int)port),
+              "serving /healthz, /readyz and /metrics on %.*s:%u", host_len, listen, port);
+}
+
 /* Logs the start with the namespaces watched, so a task in another one is explained. */
 static void log_started(const struct mason_operator *op)
 {
@@ -302,8 +312,7 @@ int main(int argc, char **argv)
     }
     if (rc == 0) {
         mason_http_set_post(op.http, MASON_SLACK_INTERACTIONS_PATH, mason_notify_http_post, &op);
-        mason_info(NULL, "serving /healthz, /readyz and /metrics on %s (port %u)", op.cfg->listen,
-                   mason_http_port(op.http));
+        log_serving(op.cfg->listen, mason_http_port(op.http));
     }
     /* A standby replica serves /healthz while it waits, so its liveness probe passes. */
     if (rc == 0 && o.leader_elect) {
