@@ -166,6 +166,18 @@ def test_missing_image_fails_with_fix(cluster, namespace, operator):
     assert not [p for p in cluster.items("networkpolicies", namespace=namespace)
                 if any(r.get("name") == "no-image" for r in p["metadata"].get("ownerReferences", []))]
 
+    # With spec.image it runs, and a Warning says that it gets no API key.
+    cluster.apply(agent_task("own-image", namespace, engine="aider",
+                             image="registry.example/aider:1"))
+    wait_until(lambda: jobs_of(cluster, namespace, "own-image"), TASK_TIMEOUT, "Job of own-image")
+    warned = wait_until(lambda: [e for e in cluster.items("events", namespace=namespace)
+                                 if e["involvedObject"]["name"] == "own-image"
+                                 and e["reason"] == "EngineNotConfigured"], 30,
+                        "the EngineNotConfigured event")
+    assert warned[0]["type"] == "Warning"
+    assert "no engines.aider section" in warned[0]["message"]
+    assert "no API key Secret" in warned[0]["message"]
+
 
 def test_unschedulable_pod_is_explained(cluster, namespace, operator):
     cluster.apply(agent_task("nowhere", namespace, nodeSelector={"mason.dev/no-such-node": "true"}))

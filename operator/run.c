@@ -148,6 +148,21 @@ static int create_objects(struct reconcile *r, struct mason_run_spec *run)
     return rc;
 }
 
+/* Warns that a run of an engine without a configuration section gets no API key. */
+static void warn_unconfigured_engine(struct reconcile *r)
+{
+    char message[384];
+
+    if (r->op->cfg->engines[r->t.engine])
+        return;
+    snprintf(message, sizeof(message),
+             "engine %s has no engines.%s section in the operator configuration, so run %s gets "
+             "spec.image with no API key Secret and the engine's default flags",
+             r->t.engine_name, r->t.engine_name, r->run);
+    mason_warn(&r->ctx, "%s", message);
+    mason_event_record(r->op, r->obj, "Warning", "EngineNotConfigured", message);
+}
+
 int run_start(struct reconcile *r, int index, const char *trigger, const char *prompt,
               const char *resume_id)
 {
@@ -166,8 +181,10 @@ int run_start(struct reconcile *r, int index, const char *trigger, const char *p
         rc = ensure_session(r);
     if (rc == 0)
         rc = resolve_env(r, &run.env);
-    if (rc == 0)
+    if (rc == 0) {
+        warn_unconfigured_engine(r);
         rc = create_objects(r, &run);
+    }
     if (rc == 0) {
         entry =
             mason_status_add_run(r->status, index, run.job_name, r->t.engine_name, trigger, r->now);
