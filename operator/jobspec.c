@@ -151,20 +151,11 @@ static json_t *container_resources(const struct mason_task *t, const struct maso
     return res;
 }
 
-static const char *task_image(const struct mason_task *t, const struct mason_config *cfg)
-{
-    const struct mason_engine_config *engine = cfg->engines[t->engine];
-
-    if (t->image)
-        return t->image;
-    return engine ? engine->image : NULL;
-}
-
 static json_t *agent_container(const struct mason_task *t, const struct mason_config *cfg,
                                const struct mason_run_spec *run, json_t *command)
 {
     return json_pack("{s:s, s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:s}", "name",
-                     MASON_AGENT_CONTAINER, "image", task_image(t, cfg), "imagePullPolicy",
+                     MASON_AGENT_CONTAINER, "image", mason_task_image(t, cfg), "imagePullPolicy",
                      "IfNotPresent", "command", command, "workingDir", MASON_AGENT_WORKSPACE, "env",
                      container_env(t, cfg, run), "resources", container_resources(t, cfg),
                      "securityContext", container_security_context(), "volumeMounts",
@@ -213,14 +204,8 @@ json_t *mason_jobspec_job(const struct mason_task *t, const struct mason_config 
     };
     json_t *command;
 
-    if (!task_image(t, cfg)) {
-        mason_buf_reset(err);
-        mason_buf_addf(
-            err,
-            "no image for engine \"%s\": set spec.image, or engines.%s.image in the operator configuration",
-            t->engine_name, t->engine_name);
+    if (mason_task_check_image(t, cfg, err) != 0)
         return NULL;
-    }
     command = mason_engine_command(&engine_run);
     if (!command) {
         mason_buf_reset(err);

@@ -114,16 +114,31 @@ int mason_task_view(struct mason_task *t, json_t *obj, const struct mason_config
         t->model = cfg->engines[t->engine]->model;
     /* Checked before the first run only, so a configuration change does not fail a running
      * task. A later run without an image fails when its Job is built. */
-    if (!t->image && !(cfg->engines[t->engine] && cfg->engines[t->engine]->image) &&
-        json_array_size(json_object_get(t->status, "runs")) == 0) {
-        mason_buf_reset(err);
-        mason_buf_addf(
-            err,
-            "no image for engine \"%s\": set spec.image, or engines.%s.image in the operator configuration",
-            t->engine_name, t->engine_name);
-        return MASON_EINVAL;
-    }
+    if (json_array_size(json_object_get(t->status, "runs")) == 0)
+        return mason_task_check_image(t, cfg, err);
     return 0;
+}
+
+const char *mason_task_image(const struct mason_task *t, const struct mason_config *cfg)
+{
+    const struct mason_engine_config *engine = cfg->engines[t->engine];
+
+    if (t->image)
+        return t->image;
+    return engine ? engine->image : NULL;
+}
+
+int mason_task_check_image(const struct mason_task *t, const struct mason_config *cfg,
+                           struct mason_buf *err)
+{
+    if (mason_task_image(t, cfg))
+        return 0;
+    mason_buf_reset(err);
+    mason_buf_addf(
+        err,
+        "no image for engine \"%s\": set spec.image, or engines.%s.image in the operator configuration",
+        t->engine_name, t->engine_name);
+    return MASON_EINVAL;
 }
 
 void mason_name_shorten(const char *name, size_t max, struct mason_buf *out)

@@ -57,6 +57,13 @@ int mason_task_view(struct mason_task *t, json_t *obj, const struct mason_config
  * then a hash of namespace, name and uid, then the run, within 63 characters,
  * so two long names with one prefix never share a Job name.
  */
+/* Returns the agent image of t: spec.image, else engines.<engine>.image, else NULL. */
+const char *mason_task_image(const struct mason_task *t, const struct mason_config *cfg);
+
+/* Returns 0 when t has an image, else MASON_EINVAL with err naming both places to set one. */
+int mason_task_check_image(const struct mason_task *t, const struct mason_config *cfg,
+                           struct mason_buf *err);
+
 void mason_task_job_name(const struct mason_task *t, int run, struct mason_buf *out);
 
 /* Writes the name of the task's NetworkPolicy (within 63 characters). */
