@@ -166,7 +166,7 @@ def test_missing_image_fails_with_fix(cluster, namespace, operator):
     assert not [p for p in cluster.items("networkpolicies", namespace=namespace)
                 if any(r.get("name") == "no-image" for r in p["metadata"].get("ownerReferences", []))]
 
-    # With spec.image it runs, and a Warning says that it gets no API key.
+    # With spec.image it runs, and a Warning Event reports that it gets no API key.
     cluster.apply(agent_task("own-image", namespace, engine="aider",
                              image="registry.example/aider:1"))
     wait_until(lambda: jobs_of(cluster, namespace, "own-image"), TASK_TIMEOUT, "Job of own-image")

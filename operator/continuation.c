@@ -137,7 +137,7 @@ bool continuation_ignore_decision(struct reconcile *r, const char *phase)
         return false;
     if (decided_at && mason_status_parse_timestamp(decided_at, &decided) == 0 &&
         r->now - decided < DECISION_LINGER_SECONDS)
-        return true; /* the decision acted on a moment ago, whose removal is on its way */
+        return true; /* a decision acted on a moment ago: its removal was already sent */
     snprintf(message, sizeof(message),
              "annotation %s=%.64s removed without effect: the task is %s, and a decision counts "
              "only while the task is AwaitingApproval%s",

@@ -575,8 +575,9 @@ static void incremental_matches_full(void **state)
         struct mason_event ev;
         int64_t now_ms;
 
-        /* Mostly 0.5 s apart, so the 12 events leave first, with gaps of 15 s that make the
-         * minute run out first, and an unknown time every 50th event. */
+        /* Events come 0.5 s apart with a 15 s gap every third one, so items leave the window
+         * sometimes by count (12 events) and sometimes by age (1 minute). Every 50th event has
+         * no time. */
         clock_ms += i % 3 == 0 ? 15000 : 500;
         now_ms = i % 50 == 0 ? 0 : clock_ms;
         mixed_event(&rng, &ev);
